@@ -1,0 +1,144 @@
+// The one place that reads process.env. Everything else receives a typed Config.
+import path from 'node:path'
+import { ConfigError, boolean, integer, oneOf, raw, url, type Env } from './parse.js'
+import { PROFILES, PROFILE_NAMES, type ProfileName, type ThrottleSettings } from './profiles.js'
+import { parseSchedule, type Schedule } from './schedule.js'
+
+export { ConfigError } from './parse.js'
+
+export const DECODERS = ['lean', 'sync', 'verified'] as const
+export type DecoderName = (typeof DECODERS)[number]
+
+export type BackfillConfig = {
+  /** null: off. 'all': everything the source still holds. A number: the last N days. */
+  window: null | 'all' | { days: number }
+  profile: ProfileName
+  throttle: ThrottleSettings
+  /** Which throttle values the operator set explicitly (they override profile and governor). */
+  explicit: Partial<Record<keyof ThrottleSettings, true>>
+  maxCpuPercent: number
+  maxLagMs: number
+  schedule: Schedule | null
+  stallTimeoutMs: number
+  decoder: DecoderName
+}
+
+export type Config = {
+  port: number
+  host: string
+  databaseUrl: string | null
+  embeddedPg: { dataDir: string; port: number }
+  apiDbPoolSize: number
+  relayUrl: string
+  firehoseEnabled: boolean
+  adminToken: string | null
+  plcUrl: string
+  backfill: BackfillConfig
+  /** Unknown BACKFILL_* variables: warned about, not fatal, so a typo is visible. */
+  warnings: string[]
+}
+
+const KNOWN_BACKFILL_VARS = new Set([
+  'BACKFILL_DAYS',
+  'BACKFILL_PROFILE',
+  'BACKFILL_BATCH_SIZE',
+  'BACKFILL_BATCH_DELAY_MS',
+  'BACKFILL_MAX_CONCURRENT',
+  'BACKFILL_MAX_MEMORY_MB',
+  'BACKFILL_USE_IDLE',
+  'BACKFILL_DB_POOL_SIZE',
+  'BACKFILL_MAX_CPU_PERCENT',
+  'BACKFILL_MAX_LAG_MS',
+  'BACKFILL_SCHEDULE',
+  'BACKFILL_STALL_TIMEOUT_MS',
+  'BACKFILL_DECODER',
+])
+
+/**
+ * Accepts `wss://host`, `ws://host:port`, `https://host`, a bare `host[:port]`, or any of those ending in
+ * `/xrpc/com.atproto.sync.subscribeRepos`, and returns the service base (`wss://host[:port]`).
+ */
+export function normalizeRelayUrl(value: string, variable = 'RELAY_URL'): string {
+  const accepted = 'a host, or a ws://, wss://, http:// or https:// URL (optionally ending in /xrpc/com.atproto.sync.subscribeRepos)'
+  let text = value.trim()
+  if (!/^[a-z]+:\/\//i.test(text)) text = `wss://${text}`
+  let parsed: URL
+  try {
+    parsed = new URL(text)
+  } catch {
+    throw new ConfigError(variable, value, accepted)
+  }
+  const protocol = { 'ws:': 'ws:', 'wss:': 'wss:', 'http:': 'ws:', 'https:': 'wss:' }[parsed.protocol]
+  if (!protocol || !parsed.hostname || parsed.search || parsed.hash) throw new ConfigError(variable, value, accepted)
+  const pathname = parsed.pathname.replace(/\/+$/, '')
+  if (pathname !== '' && pathname !== '/xrpc/com.atproto.sync.subscribeRepos') {
+    throw new ConfigError(variable, value, accepted)
+  }
+  return `${protocol}//${parsed.host}`
+}
+
+function parseWindow(env: Env): BackfillConfig['window'] {
+  const days = integer(env, 'BACKFILL_DAYS', -1, 3650)
+  if (days === undefined || days === 0) return null
+  if (days === -1) return 'all'
+  return { days }
+}
+
+function parseBackfill(env: Env): BackfillConfig {
+  const profile = oneOf(env, 'BACKFILL_PROFILE', PROFILE_NAMES) ?? 'background'
+  const base = PROFILES[profile]
+  const explicit: BackfillConfig['explicit'] = {}
+  const pick = <K extends keyof ThrottleSettings>(key: K, value: ThrottleSettings[K] | undefined) => {
+    if (value === undefined) return base[key]
+    explicit[key] = true
+    return value
+  }
+  const throttle: ThrottleSettings = {
+    batchSize: pick('batchSize', integer(env, 'BACKFILL_BATCH_SIZE', 1, 10000)),
+    batchDelayMs: pick('batchDelayMs', integer(env, 'BACKFILL_BATCH_DELAY_MS', 0, 600000)),
+    maxConcurrent: pick('maxConcurrent', integer(env, 'BACKFILL_MAX_CONCURRENT', 1, 64)),
+    maxMemoryMb: pick('maxMemoryMb', integer(env, 'BACKFILL_MAX_MEMORY_MB', 64, 1048576)),
+    useIdle: pick('useIdle', boolean(env, 'BACKFILL_USE_IDLE')),
+    dbPoolSize: pick('dbPoolSize', integer(env, 'BACKFILL_DB_POOL_SIZE', 1, 100)),
+  }
+  const scheduleText = raw(env, 'BACKFILL_SCHEDULE')
+  return {
+    window: parseWindow(env),
+    profile,
+    throttle,
+    explicit,
+    maxCpuPercent: integer(env, 'BACKFILL_MAX_CPU_PERCENT', 1, 800) ?? 15,
+    maxLagMs: integer(env, 'BACKFILL_MAX_LAG_MS', 1, 10000) ?? 20,
+    schedule: scheduleText === undefined ? null : parseSchedule(scheduleText),
+    stallTimeoutMs: integer(env, 'BACKFILL_STALL_TIMEOUT_MS', 1000, 3600000) ?? 60000,
+    decoder: oneOf(env, 'BACKFILL_DECODER', DECODERS) ?? 'lean',
+  }
+}
+
+export function parseConfig(env: Env, cwd = process.cwd()): Config {
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
+  const adminToken = raw(env, 'ADMIN_TOKEN') ?? null
+  if (adminToken !== null && adminToken.length < 16) {
+    throw new ConfigError('ADMIN_TOKEN', '(hidden)', 'at least 16 characters')
+  }
+  const relay = raw(env, 'RELAY_URL')
+  const warnings = Object.keys(env)
+    .filter((name) => name.startsWith('BACKFILL_') && !KNOWN_BACKFILL_VARS.has(name))
+    .map((name) => `unknown variable ${name} is ignored (known: ${[...KNOWN_BACKFILL_VARS].join(', ')})`)
+  return {
+    port: integer(env, 'PORT', 1, 65535) ?? 5000,
+    host: raw(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl: databaseUrl ? databaseUrl.toString() : null,
+    embeddedPg: {
+      dataDir: path.resolve(cwd, raw(env, 'PG_DATA_DIR') ?? 'data/postgres'),
+      port: integer(env, 'PG_PORT', 1024, 65535) ?? 5433,
+    },
+    apiDbPoolSize: integer(env, 'API_DB_POOL_SIZE', 1, 100) ?? 10,
+    relayUrl: relay === undefined ? 'wss://bsky.network' : normalizeRelayUrl(relay),
+    firehoseEnabled: boolean(env, 'FIREHOSE_ENABLED') ?? true,
+    adminToken,
+    plcUrl: (url(env, 'PLC_URL', ['http:', 'https:'])?.toString() ?? 'https://plc.directory').replace(/\/$/, ''),
+    backfill: parseBackfill(env),
+    warnings,
+  }
+}
