@@ -164,6 +164,15 @@ CREATE TABLE rejects (
 CREATE INDEX rejects_category_idx ON rejects (category, created_at DESC);
 CREATE UNIQUE INDEX rejects_dedupe_idx ON rejects (source, seq, coalesce(uri, ''), category, reason) WHERE seq_known;
 
+-- Ops on collections we do not index (other apps' records): counted per collection rather than kept one by one,
+-- because on the real network they are a steady few percent of all ops.
+CREATE TABLE unindexed_collections (
+  collection text PRIMARY KEY,
+  ops bigint NOT NULL DEFAULT 0,
+  last_seq bigint NOT NULL DEFAULT 0,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- One row per consumer of the firehose ('backfill', 'firehose'): the seq below which everything is written or
 -- rejected, and what the consumer needs to resume (window, start, head, state).
 CREATE TABLE cursors (

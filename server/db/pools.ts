@@ -1,0 +1,21 @@
+// Separate pools so the backfill can never take the connections the API needs (invariant 6). Each pool names
+// itself in application_name, which is how tests and operators see who holds which connection.
+import pg from 'pg'
+
+export type PoolRole = 'api' | 'backfill' | 'firehose' | 'admin'
+
+export function createPool(databaseUrl: string, role: PoolRole, max: number): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max,
+    application_name: `skyfill-${role}`,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    // The writers commit the cursor in the same transaction as the rows it covers, so losing the last few
+    // commits in an OS crash only means replaying them: durability per commit buys nothing there.
+    options: role === 'api' || role === 'admin' ? undefined : '-c synchronous_commit=off',
+  })
+  // An idle client's connection dying (database restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => {})
+  return pool
+}

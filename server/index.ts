@@ -1,0 +1,32 @@
+// `npm start`: read the environment once, start, and shut down cleanly on SIGINT/SIGTERM.
+import 'dotenv/config'
+import { ConfigError, parseConfig, type Config } from './config/index.js'
+import { startSkyfill } from './main.js'
+
+let config: Config
+try {
+  config = parseConfig(process.env)
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`[CONFIG] ${err.message}`)
+    process.exit(1)
+  }
+  throw err
+}
+
+try {
+  const skyfill = await startSkyfill(config)
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    console.log(`[SERVER] ${signal}: shutting down (finishing in-flight writes)`)
+    await skyfill.stop()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+} catch (err) {
+  console.error(`[SERVER] could not start: ${err instanceof Error ? err.message : String(err)}`)
+  process.exit(1)
+}

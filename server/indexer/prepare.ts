@@ -1,0 +1,182 @@
+// Turns one batch of pipeline items into a write plan: validated rows per table, deletes, actor changes and
+// rejects, each de-duplicated and sorted by key. Pure: no database, so the ordering rules are tested directly.
+//
+// De-duplication keeps, per record URI, the op with the highest repo rev (then the highest seq): within a batch the
+// later op wins, exactly as it would if the ops were applied one by one. Sorting by key is what keeps concurrent
+// writers from deadlocking on overlapping upserts.
+import type { AccountStatus, PipelineItem, RecordOp, Reject, RejectCategory } from '../pipeline/events.js'
+import { moduleFor } from './records/index.js'
+import { RecordRejection, type ColumnValue, type RecordModule } from './records/types.js'
+import { validateRecord } from './validate.js'
+import { boundedDetail } from './detail.js'
+
+export type RowWrite = {
+  uri: string
+  did: string
+  rkey: string
+  rev: string
+  cid: string
+  seq: number
+  values: ColumnValue[]
+}
+export type DeleteWrite = { uri: string; did: string; rev: string; seq: number }
+export type RejectRow = {
+  seq: number | null
+  seqKnown: boolean
+  category: RejectCategory
+  reason: string
+  did: string | null
+  uri: string | null
+  collection: string | null
+  detail: unknown
+}
+export type TableWrites = { module: RecordModule; upserts: RowWrite[]; deletes: DeleteWrite[] }
+
+export type WritePlan = {
+  /** Every DID the batch mentions, so each has an actors row (profiles are served for them). */
+  dids: string[]
+  handles: { did: string; handle: string | null; seq: number }[]
+  statuses: { did: string; status: AccountStatus; seq: number }[]
+  tables: TableWrites[]
+  unindexed: { collection: string; ops: number; lastSeq: number }[]
+  rejects: RejectRow[]
+}
+
+const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+
+/** True when op `a` comes after op `b` in its repo's history. */
+function isLater(a: RecordOp, b: RecordOp): boolean {
+  if (a.rev !== b.rev) return a.rev > b.rev
+  return a.seq >= b.seq
+}
+
+function latestPerKey<T extends { did: string; seq: number }>(items: T[]): T[] {
+  const latest = new Map<string, T>()
+  for (const item of items) {
+    const seen = latest.get(item.did)
+    if (!seen || item.seq >= seen.seq) latest.set(item.did, item)
+  }
+  return [...latest.values()].sort(byKey((t) => t.did))
+}
+
+function rejectRow(r: Reject, lastSeq: number | null): RejectRow {
+  return {
+    seq: r.seq ?? lastSeq,
+    seqKnown: r.seq !== null,
+    category: r.category,
+    reason: r.reason,
+    did: r.did,
+    uri: r.uri,
+    collection: r.collection,
+    detail: r.detail,
+  }
+}
+
+function recordReject(op: RecordOp, reason: string, record: unknown): RejectRow {
+  return {
+    seq: op.seq,
+    seqKnown: true,
+    category: 'record',
+    reason,
+    did: op.did,
+    uri: op.uri,
+    collection: op.collection,
+    detail: boundedDetail(record),
+  }
+}
+
+/**
+ * @param lastSeq the highest seq of the batch, recorded for rejects of frames too broken to tell their own seq.
+ */
+export function prepareBatch(items: readonly PipelineItem[], lastSeq: number | null): WritePlan {
+  const dids = new Set<string>()
+  const handles: WritePlan['handles'] = []
+  const statuses: WritePlan['statuses'] = []
+  const rejects: RejectRow[] = []
+  const winners = new Map<string, RecordOp>()
+  const unindexed = new Map<string, { collection: string; ops: number; lastSeq: number }>()
+
+  for (const item of items) {
+    switch (item.kind) {
+      case 'identity':
+        dids.add(item.did)
+        handles.push({ did: item.did, handle: item.handle, seq: item.seq })
+        break
+      case 'account':
+        dids.add(item.did)
+        statuses.push({ did: item.did, status: item.status, seq: item.seq })
+        break
+      case 'reject':
+        rejects.push(rejectRow(item, lastSeq))
+        break
+      case 'create':
+      case 'update':
+      case 'delete': {
+        if (!moduleFor(item.collection)) {
+          const counter = unindexed.get(item.collection) ?? { collection: item.collection, ops: 0, lastSeq: 0 }
+          counter.ops++
+          counter.lastSeq = Math.max(counter.lastSeq, item.seq)
+          unindexed.set(item.collection, counter)
+          break
+        }
+        dids.add(item.did)
+        const seen = winners.get(item.uri)
+        if (!seen || isLater(item, seen)) winners.set(item.uri, item)
+        break
+      }
+      default: {
+        const unknown: never = item
+        throw new Error(`unhandled pipeline item ${JSON.stringify(unknown)}`)
+      }
+    }
+  }
+
+  const tables = new Map<string, TableWrites>()
+  const tableFor = (module: RecordModule) => {
+    let t = tables.get(module.table)
+    if (!t) tables.set(module.table, (t = { module, upserts: [], deletes: [] }))
+    return t
+  }
+  for (const op of winners.values()) {
+    const module = moduleFor(op.collection)!
+    if (op.kind === 'delete') {
+      tableFor(module).deletes.push({ uri: op.uri, did: op.did, rev: op.rev, seq: op.seq })
+      continue
+    }
+    const valid = validateRecord(op.collection, op.record)
+    if (!valid.ok) {
+      rejects.push(recordReject(op, valid.reason, op.record))
+      continue
+    }
+    let row: Record<string, ColumnValue>
+    try {
+      row = module.toRow(op)
+    } catch (err) {
+      if (!(err instanceof RecordRejection)) throw err
+      rejects.push(recordReject(op, err.message, op.record))
+      continue
+    }
+    tableFor(module).upserts.push({
+      uri: op.uri,
+      did: op.did,
+      rkey: op.rkey,
+      rev: op.rev,
+      cid: op.cid,
+      seq: op.seq,
+      values: Object.keys(module.columns).map((name) => row[name] ?? null),
+    })
+  }
+
+  for (const t of tables.values()) {
+    t.upserts.sort(byKey((r) => r.uri))
+    t.deletes.sort(byKey((d) => d.uri))
+  }
+  return {
+    dids: [...dids].sort(),
+    handles: latestPerKey(handles),
+    statuses: latestPerKey(statuses),
+    tables: [...tables.values()].sort(byKey((t) => t.module.table)),
+    unindexed: [...unindexed.values()].sort(byKey((u) => u.collection)),
+    rejects,
+  }
+}

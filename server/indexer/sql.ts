@@ -1,0 +1,102 @@
+// The SQL of a batch write: one multi-row statement per table and purpose, fed by unnest() of array parameters.
+// Statements are built once per record module from its column list; no SQL is ever built from input.
+//
+// Ordering contract (invariant 4): a row is written only if no tombstone has an equal or later rev, and replaces a
+// stored row only when its rev is later. A delete leaves a tombstone with its rev and removes only earlier rows.
+import type { ColumnType, RecordModule } from './records/types.js'
+
+const HEADER: [string, ColumnType][] = [
+  ['uri', 'text'],
+  ['did', 'text'],
+  ['rkey', 'text'],
+  ['rev', 'text'],
+  ['cid', 'text'],
+  ['seq', 'bigint'],
+]
+
+/** The array type a column is sent as: jsonb and timestamptz travel as text and are cast in the SELECT. */
+function paramType(type: ColumnType): string {
+  return type === 'bigint' ? 'bigint[]' : type === 'boolean' ? 'boolean[]' : 'text[]'
+}
+
+function cast(name: string, type: ColumnType): string {
+  return type === 'jsonb' || type === 'timestamptz' ? `x.${name}::${type}` : `x.${name}`
+}
+
+const upsertCache = new Map<string, string>()
+
+export function upsertSql(module: RecordModule): string {
+  const cached = upsertCache.get(module.table)
+  if (cached) return cached
+  const columns = [...HEADER, ...Object.entries(module.columns)]
+  const names = columns.map(([name]) => name)
+  const params = columns.map(([, type], i) => `$${i + 1}::${paramType(type)}`).join(', ')
+  const t = module.table
+  const sql = `
+    INSERT INTO ${t} (${names.join(', ')})
+    SELECT ${columns.map(([name, type]) => cast(name, type)).join(', ')}
+    FROM unnest(${params}) AS x(${names.join(', ')})
+    WHERE NOT EXISTS (SELECT 1 FROM tombstones ts WHERE ts.uri = x.uri AND ts.rev >= x.rev)
+      AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.status = 'deleted' AND a.status_seq > x.seq)
+    ON CONFLICT (uri) DO UPDATE SET
+      ${names.filter((n) => n !== 'uri').map((n) => `${n} = EXCLUDED.${n}`).join(', ')}, indexed_at = now()
+    WHERE ${t}.rev < EXCLUDED.rev`
+  upsertCache.set(module.table, sql)
+  return sql
+}
+
+const deleteCache = new Map<string, string>()
+
+export function deleteSql(table: string): string {
+  const cached = deleteCache.get(table)
+  if (cached) return cached
+  const sql = `
+    WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(uri, did, rev, seq)),
+    tomb AS (
+      INSERT INTO tombstones (uri, did, rev, seq) SELECT uri, did, rev, seq FROM d
+      ON CONFLICT (uri) DO UPDATE SET rev = EXCLUDED.rev, seq = EXCLUDED.seq, deleted_at = now()
+      WHERE tombstones.rev < EXCLUDED.rev
+    )
+    DELETE FROM ${table} t USING d WHERE t.uri = d.uri AND t.rev < d.rev`
+  deleteCache.set(table, sql)
+  return sql
+}
+
+export const ENSURE_ACTORS_SQL = `
+  INSERT INTO actors (did) SELECT unnest($1::text[]) ON CONFLICT (did) DO NOTHING`
+
+export const SET_HANDLES_SQL = `
+  UPDATE actors a SET handle = x.handle, handle_seq = x.seq
+  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(did, handle, seq)
+  WHERE a.did = x.did AND a.handle_seq < x.seq`
+
+export const SET_STATUSES_SQL = `
+  UPDATE actors a SET status = x.status, status_seq = x.seq
+  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(did, status, seq)
+  WHERE a.did = x.did AND a.status_seq < x.seq`
+
+/** A deleted account's records are removed, in every record table, up to the deletion's seq. */
+export function purgeAccountSql(table: string): string {
+  return `
+    DELETE FROM ${table} t USING unnest($1::text[], $2::bigint[]) AS x(did, seq)
+    WHERE t.did = x.did AND t.seq < x.seq`
+}
+
+export const INSERT_REJECTS_SQL = `
+  INSERT INTO rejects (seq, seq_known, source, category, reason, did, uri, collection, detail)
+  SELECT x.seq, x.seq_known, $1, x.category, x.reason, x.did, x.uri, x.collection, x.detail::jsonb
+  FROM unnest($2::bigint[], $3::boolean[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+    AS x(seq, seq_known, category, reason, did, uri, collection, detail)
+  ON CONFLICT DO NOTHING`
+
+export const COUNT_UNINDEXED_SQL = `
+  INSERT INTO unindexed_collections (collection, ops, last_seq)
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+  ON CONFLICT (collection) DO UPDATE SET
+    ops = unindexed_collections.ops + EXCLUDED.ops, last_seq = EXCLUDED.last_seq, updated_at = now()
+  WHERE unindexed_collections.last_seq < EXCLUDED.last_seq`
+
+/** The cursor only moves forward: a late, smaller write from an earlier batch cannot move it back. */
+export const ADVANCE_CURSOR_SQL = `
+  INSERT INTO cursors (name, seq) VALUES ($1, $2)
+  ON CONFLICT (name) DO UPDATE SET seq = GREATEST(cursors.seq, EXCLUDED.seq), updated_at = now()`

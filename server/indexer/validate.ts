@@ -1,0 +1,58 @@
+// Lexicon validation of a firehose record against the schemas @atproto/api ships. Total: any input gets an answer,
+// never an exception, and a reason is short and quotes record content only in bounded form, so rejects group well.
+import { lexicons } from '@atproto/api'
+import { ipldToLex, lexToIpld, ValidationError } from '@atproto/lexicon'
+import { CID } from 'multiformats/cid'
+
+export type Validation = { ok: true } | { ok: false; reason: string }
+
+// Real app.bsky records nest under 10 levels; the cap keeps the recursive walks below (here, in lexicon and in
+// lex-json) and Postgres' jsonb parser far from their stack limits.
+const MAX_DEPTH = 64
+
+/** Whether record is a valid `collection` record, as decoded from CBOR (CID objects, Uint8Array, plain blobs). */
+export function validateRecord(collection: string, record: unknown): Validation {
+  const problem = shapeProblem(collection, record)
+  if (problem !== null) return { ok: false, reason: `invalid record: ${problem}` }
+  try {
+    if (lexicons.getDef(collection)?.type !== 'record') {
+      return { ok: false, reason: `no record lexicon for collection ${quote(collection)}` }
+    }
+    // The lexicon validator recognises blobs only as BlobRef instances, which CBOR decoding does not produce, and
+    // ipldToLex alone would flatten BlobRefs already present: lexToIpld first turns those back into plain blobs.
+    lexicons.assertValidRecord(collection, ipldToLex(lexToIpld(record)))
+    return { ok: true }
+  } catch (err) {
+    if (err instanceof ValidationError) return { ok: false, reason: `invalid record: ${err.message}` }
+    return { ok: false, reason: `record could not be validated: ${quote(String(err))}` }
+  }
+}
+
+/** What the lexicon validator would not report clearly, or could not survive: the wrong shape, $type, depth. */
+function shapeProblem(collection: string, record: unknown): string | null {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+    return `must be an object, got ${Array.isArray(record) ? 'an array' : record === null ? 'null' : typeof record}`
+  }
+  const type = (record as Record<string, unknown>).$type
+  if (typeof type !== 'string') return '$type is missing'
+  if (type !== collection) return `$type ${quote(type)} does not match collection ${quote(collection)}`
+  if (exceedsDepth(record)) return `nested deeper than ${MAX_DEPTH} levels`
+  return null
+}
+
+function exceedsDepth(root: object): boolean {
+  // Iterative, and returning at the first value past the cap, so neither depth nor cycles can make it run away.
+  const stack: [unknown, number][] = [[root, 1]]
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array || CID.asCID(value)) continue
+    if (depth > MAX_DEPTH) return true
+    for (const child of Object.values(value)) stack.push([child, depth + 1])
+  }
+  return false
+}
+
+// Outside text in a reason: bounded, and quoted by JSON.stringify, which also escapes U+0000 (text cannot hold it).
+function quote(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text)
+}

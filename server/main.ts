@@ -1,0 +1,85 @@
+// Starts skyfill from a parsed Config: database (embedded unless DATABASE_URL), migrations, pools, the backfill
+// and live firehose services, and the HTTP server. Returns a handle whose stop() shuts everything down in order.
+import type { Server } from 'node:http'
+import type { Config } from './config/index.js'
+import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
+import { migrate } from './db/migrate.js'
+import { createPool } from './db/pools.js'
+import { createApp } from './app.js'
+import { createDecoder } from './pipeline/decoder/index.js'
+import { createThrottle } from './pipeline/create-throttle.js'
+import { BackfillService } from './services/backfill.js'
+import { FirehoseService } from './services/firehose.js'
+
+export type Skyfill = {
+  url: string
+  backfill: BackfillService
+  firehose: FirehoseService | null
+  stop(): Promise<void>
+}
+
+export async function startSkyfill(config: Config, log: (line: string) => void = console.log): Promise<Skyfill> {
+  for (const warning of config.warnings) log(`[CONFIG] ${warning}`)
+  let embedded: EmbeddedPg | null = null
+  let databaseUrl = config.databaseUrl
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({ ...config.embeddedPg, log })
+    databaseUrl = embedded.url
+    log(`[DB] embedded Postgres on 127.0.0.1:${config.embeddedPg.port}, data in ${config.embeddedPg.dataDir}`)
+  }
+  const adminPool = createPool(databaseUrl, 'admin', 1)
+  const applied = await migrate(adminPool)
+  await adminPool.end()
+  if (applied.length) log(`[DB] applied migrations: ${applied.join(', ')}`)
+
+  const apiPool = createPool(databaseUrl, 'api', config.apiDbPoolSize)
+  const backfillPool = createPool(databaseUrl, 'backfill', config.backfill.throttle.dbPoolSize)
+  const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', 2) : null
+  const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
+
+  const backfill = new BackfillService({
+    config: config.backfill,
+    relay: config.relayUrl,
+    pool: backfillPool,
+    decoder,
+    throttle: createThrottle(config.backfill),
+  })
+  const firehose = firehosePool
+    ? new FirehoseService({
+        relay: config.relayUrl,
+        pool: firehosePool,
+        decoder,
+        stallTimeoutMs: config.backfill.stallTimeoutMs,
+        initialCursor: () => backfill.headSeq,
+      })
+    : null
+
+  const app = createApp({ apiPool, backfill, firehose, adminToken: config.adminToken })
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s))
+    s.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(err.code === 'EADDRINUSE' ? `port ${config.port} is already in use (set PORT)` : err.message)),
+    )
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`
+  log(`[SERVER] listening on ${url}`)
+  backfill.start()
+  firehose?.start()
+
+  return {
+    url,
+    backfill,
+    firehose,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      await Promise.all([backfill.stop(), firehose?.stop()])
+      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
+      await embedded?.stop()
+    },
+  }
+}

@@ -1,0 +1,38 @@
+// Collects decoded frames into batches of `size` frames. Holds at most one batch: the pipeline dispatches it (and
+// waits for a writer slot) before it pulls another frame, so the batcher's memory is bounded by the batch size.
+import type { DecodedFrame, PipelineItem } from './events.js'
+
+export type Batch = { items: PipelineItem[]; frames: number; firstSeq: number | null; lastSeq: number | null }
+
+export class Batcher {
+  private items: PipelineItem[] = []
+  private frames = 0
+  private firstSeq: number | null = null
+  private lastSeq: number | null = null
+
+  add(frame: DecodedFrame): void {
+    for (const item of frame.items) this.items.push(item)
+    this.frames++
+    if (frame.seq !== null) {
+      if (this.firstSeq === null) this.firstSeq = frame.seq
+      this.lastSeq = frame.seq
+    }
+  }
+
+  get size(): number {
+    return this.frames
+  }
+
+  isFull(batchSize: number): boolean {
+    return this.frames >= batchSize
+  }
+
+  take(): Batch {
+    const batch = { items: this.items, frames: this.frames, firstSeq: this.firstSeq, lastSeq: this.lastSeq }
+    this.items = []
+    this.frames = 0
+    this.firstSeq = null
+    this.lastSeq = null
+    return batch
+  }
+}

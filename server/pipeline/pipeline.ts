@@ -1,0 +1,263 @@
+// The firehose pipeline: source → decoder → batcher → writer, pull-driven. One loop pulls a frame only when the
+// gate is open, the watchdog is satisfied and a writer slot was free for the previous batch; anything that holds
+// the loop therefore stops the socket from being read (the source pauses it), which is the backpressure
+// (invariant 1). The delay between batches is a wait in this loop, never a sleep inside a handler while frames
+// pile up. Writes run concurrently up to the semaphore's limit (invariant 5) and the cursor only advances past
+// batches that have all committed (invariant 2).
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import { isDatabaseUnavailable } from '../db/errors.js'
+import type { BatchWriter, WriteOutcome } from '../indexer/writer.js'
+import { Batcher, type Batch } from './batcher.js'
+import { CommitTracker } from './commit-tracker.js'
+import type { FrameDecoder } from './decoder/types.js'
+import type { ControlFrame, DecodedFrame } from './events.js'
+import type { IntakeGate } from './gate.js'
+import { RateMeter } from './rate.js'
+import type { Semaphore } from './semaphore.js'
+import type { FrameSource } from './source.js'
+import type { Throttle } from './throttle.js'
+import type { MemoryWatchdog } from './watchdog.js'
+
+export type PipelineOptions = {
+  /** The cursor's name in the cursors table, and who wrote a reject. */
+  cursorName: string
+  source: FrameSource
+  decoder: FrameDecoder
+  writer: BatchWriter
+  throttle: Throttle
+  semaphore: Semaphore
+  gate: IntakeGate
+  watchdog: MemoryWatchdog | null
+  /** Events after this seq are wanted (the committed cursor). */
+  startCursor: number | null
+  /** Stop once this seq has been written (the backfill's head); null: run until stopped. */
+  stopAtSeq: number | null
+  /** A partial batch is written when no frame has come for this long. */
+  flushAfterMs: number
+  log: (line: string) => void
+}
+
+export type PipelineEnd = { kind: 'complete' } | { kind: 'stopped' } | { kind: 'failed'; error: string }
+
+export type PipelineCounts = {
+  /** Frames read from the source. */
+  received: number
+  /** Frames whose batch has committed. */
+  processed: number
+  /** Frames that produced nothing to index (other event types, duplicates). */
+  skipped: number
+  /** Rejects recorded (unparseable frames, invalid records, ...). */
+  invalid: number
+  upserted: number
+  deleted: number
+  unindexed: number
+}
+
+/** Events whose seq lies beyond what the source held when asked (OutdatedCursor, or a first seq past the cursor). */
+export type Gap = { afterSeq: number | null; resumedAt: number; reason: string; at: string }
+
+const MEMORY_CHECK_EVERY = 100
+
+export class Pipeline {
+  readonly counts: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
+  readonly rate = new RateMeter()
+  readonly gaps: Gap[] = []
+  private readonly tracker: CommitTracker
+  private readonly batcher = new Batcher()
+  private readonly inFlight = new Set<Promise<void>>()
+  private readonly abort = new AbortController()
+  private lastReceivedSeq: number | null
+  private expectFirstAfterConnect = true
+  private sinceMemoryCheck = 0
+  private databaseDown = false
+  private failure: string | null = null
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.tracker = new CommitTracker(opts.startCursor)
+    this.lastReceivedSeq = opts.startCursor
+  }
+
+  /** The highest seq below which everything is written or rejected. */
+  get committedSeq(): number | null {
+    return this.tracker.committedSeq
+  }
+
+  get receivedSeq(): number | null {
+    return this.lastReceivedSeq
+  }
+
+  get writesInFlight(): number {
+    return this.inFlight.size
+  }
+
+  get isDatabaseDown(): boolean {
+    return this.databaseDown
+  }
+
+  /** Where the source should resume after a reconnect: just after the last frame decoded. */
+  resumeCursor(): number | null {
+    this.expectFirstAfterConnect = true
+    return this.lastReceivedSeq
+  }
+
+  stop(): void {
+    this.abort.abort()
+  }
+
+  async run(): Promise<PipelineEnd> {
+    const { source, gate, opts } = { source: this.opts.source, gate: this.opts.gate, opts: this.opts }
+    const signal = this.abort.signal
+    try {
+      while (!signal.aborted && this.failure === null) {
+        if (opts.stopAtSeq !== null && this.lastReceivedSeq !== null && this.lastReceivedSeq >= opts.stopAtSeq) break
+        await gate.waitOpen(signal)
+        if (signal.aborted) break
+        const pull = await source.next(opts.flushAfterMs)
+        if (pull.kind === 'closed') break
+        if (pull.kind === 'idle') {
+          if (this.batcher.size > 0) await this.dispatch()
+          continue
+        }
+        const result = await opts.decoder.decode(pull.bytes)
+        if (result.kind !== 'frame') {
+          this.onControl(result)
+          continue
+        }
+        this.accept(result.frame)
+        if (this.batcher.isFull(opts.throttle.current().batchSize)) await this.dispatch()
+        if (++this.sinceMemoryCheck >= MEMORY_CHECK_EVERY) {
+          this.sinceMemoryCheck = 0
+          await opts.watchdog?.check()
+        }
+      }
+      if (this.failure === null && this.batcher.size > 0) await this.dispatch()
+      await this.drain()
+    } catch (err) {
+      this.failure ??= err instanceof Error ? err.message : String(err)
+      await this.drain().catch(() => {})
+    }
+    if (this.failure !== null) return { kind: 'failed', error: this.failure }
+    if (opts.stopAtSeq !== null && (this.committedSeq ?? -1) >= opts.stopAtSeq) return { kind: 'complete' }
+    return { kind: 'stopped' }
+  }
+
+  private accept(frame: DecodedFrame): void {
+    this.counts.received++
+    if (frame.seq !== null) {
+      if (this.lastReceivedSeq !== null && frame.seq <= this.lastReceivedSeq) {
+        // Only possible if a source repeats itself; order matters more than the duplicate.
+        this.counts.skipped++
+        return
+      }
+      if (this.expectFirstAfterConnect && this.lastReceivedSeq !== null && frame.seq > this.lastReceivedSeq + 1) {
+        this.recordGap(this.lastReceivedSeq, frame.seq, 'the source resumed past the cursor asked for')
+      }
+      this.expectFirstAfterConnect = false
+      this.lastReceivedSeq = frame.seq
+    }
+    if (frame.items.length === 0) this.counts.skipped++
+    this.batcher.add(frame)
+  }
+
+  private onControl(frame: ControlFrame): void {
+    const detail = frame.message ? `: ${frame.message}` : ''
+    if (frame.kind === 'info') {
+      if (frame.name === 'OutdatedCursor') {
+        this.opts.log(
+          `Source no longer holds events after seq ${this.lastReceivedSeq} (OutdatedCursor${detail}); continuing from its oldest event`,
+        )
+        this.expectFirstAfterConnect = true
+      } else {
+        this.opts.log(`Source info ${frame.name}${detail}`)
+      }
+      return
+    }
+    if (frame.name === 'FutureCursor') {
+      this.failure =
+        `the source says cursor ${this.lastReceivedSeq} is in its future (FutureCursor${detail}). ` +
+        'The stored cursor belongs to another source: check RELAY_URL, or reset the stored cursor'
+      return
+    }
+    this.opts.log(`Source error ${frame.name}${detail}; reconnecting from seq ${this.lastReceivedSeq}`)
+    this.opts.source.reconnect(`error frame ${frame.name}`)
+  }
+
+  private recordGap(afterSeq: number | null, resumedAt: number, reason: string): void {
+    this.gaps.push({ afterSeq, resumedAt, reason, at: new Date().toISOString() })
+    if (this.gaps.length > 100) this.gaps.shift()
+    this.opts.log(`Gap: ${reason}: seqs ${(afterSeq ?? 0) + 1}..${resumedAt - 1} were not delivered`)
+  }
+
+  /** Hands the batch to a writer slot, waiting for one (this wait is the backpressure), then applies the delay. */
+  private async dispatch(): Promise<void> {
+    const batch = this.batcher.take()
+    const settings = this.opts.throttle.current()
+    this.opts.semaphore.setLimit(settings.maxConcurrent)
+    await this.opts.semaphore.acquire()
+    const id = this.tracker.dispatch(batch.lastSeq)
+    const task = this.writeUntilDone(batch, id)
+      .catch((err) => {
+        this.failure ??= err instanceof Error ? err.message : String(err)
+      })
+      .finally(() => {
+        this.opts.semaphore.release()
+        this.inFlight.delete(task)
+      })
+    this.inFlight.add(task)
+    if (settings.batchDelayMs > 0) await sleep(settings.batchDelayMs, this.abort.signal)
+    if (settings.useIdle) await yieldToEventLoop()
+  }
+
+  private async writeUntilDone(batch: Batch, id: number): Promise<void> {
+    const started = Date.now()
+    let outcome: WriteOutcome | null = null
+    for (let attempt = 0; outcome === null; attempt++) {
+      try {
+        outcome = await this.opts.writer.write(batch.items, batch.lastSeq, {
+          name: this.opts.cursorName,
+          seqAtCommit: () => this.tracker.seqIfCommitted(id),
+        })
+      } catch (err) {
+        if (!isDatabaseUnavailable(err)) throw err
+        if (this.abort.signal.aborted) throw new Error(`stopped while the database was unavailable: ${(err as Error).message}`)
+        const waitMs = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5))
+        if (!this.databaseDown) {
+          this.databaseDown = true
+          this.opts.gate.close('database')
+          this.opts.log(`Database unavailable (${(err as Error).message}); pausing intake and retrying with backoff`)
+        }
+        await sleep(waitMs, this.abort.signal)
+      }
+    }
+    if (this.databaseDown) {
+      this.databaseDown = false
+      this.opts.gate.open('database')
+      this.opts.log('Database reachable again; resuming intake')
+    }
+    this.tracker.complete(id)
+    this.counts.processed += batch.frames
+    this.counts.invalid += outcome.rejected
+    this.counts.upserted += outcome.upserted
+    this.counts.deleted += outcome.deleted
+    this.counts.unindexed += outcome.unindexed
+    this.rate.add(batch.frames)
+    this.opts.throttle.observe({ frames: batch.frames, writeMs: Date.now() - started })
+  }
+
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight])
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}

@@ -1,0 +1,209 @@
+// One WebSocket subscription to com.atproto.sync.subscribeRepos, read only as fast as the consumer pulls.
+//
+// Queue guarantee: at most `highWaterFrames` frames or `highWaterBytes` bytes are buffered (plus what ws has
+// already read off the TCP socket when it is paused, one socket read at most). Past that the socket is paused, so
+// the relay's unsent backlog stays on the relay's side of the TCP connection (invariant 1).
+//
+// The source knows nothing of seqs: on a reconnect it drops what it still buffers and asks the consumer where to
+// resume (the last seq the consumer decoded), so nothing is skipped and nothing arrives out of order.
+import WebSocket from 'ws'
+
+export type SourcePull = { kind: 'frame'; bytes: Uint8Array } | { kind: 'idle' } | { kind: 'closed' }
+
+export type SourceEvent =
+  | { kind: 'connecting'; url: string; cursor: number | null; attempt: number }
+  | { kind: 'connected'; cursor: number | null }
+  | { kind: 'disconnected'; reason: string; retryInMs: number }
+  | { kind: 'stalled'; silentMs: number }
+
+export interface FrameSource {
+  start(): void
+  /** The next frame, or `idle` after `timeoutMs` without one (so the consumer can flush a partial batch). */
+  next(timeoutMs: number): Promise<SourcePull>
+  /** Drop the connection and resume from the consumer's cursor (e.g. after a ConsumerTooSlow error frame). */
+  reconnect(reason: string): void
+  close(): Promise<void>
+  stats(): SourceStats
+}
+
+export type SourceStats = {
+  connected: boolean
+  paused: boolean
+  bufferedFrames: number
+  bufferedBytes: number
+  reconnects: number
+}
+
+export type WebSocketSourceOptions = {
+  /** Service base, e.g. wss://bsky.network or ws://127.0.0.1:2583. */
+  service: string
+  resumeCursor: () => number | null
+  stallTimeoutMs: number
+  highWaterFrames?: number
+  highWaterBytes?: number
+  onEvent?: (event: SourceEvent) => void
+  /** Reconnect backoff ceiling. */
+  maxBackoffMs?: number
+}
+
+const MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+export function subscribeReposUrl(service: string, cursor: number | null): string {
+  const base = `${service.replace(/\/+$/, '')}/xrpc/com.atproto.sync.subscribeRepos`
+  return cursor === null ? base : `${base}?cursor=${cursor}`
+}
+
+export class WebSocketSource implements FrameSource {
+  private ws: WebSocket | null = null
+  private readonly buffer: Uint8Array[] = []
+  private bufferedBytes = 0
+  private waiter: ((pull: SourcePull) => void) | null = null
+  private closed = false
+  private attempt = 0
+  private reconnects = 0
+  private lastFrameAt = Date.now()
+  private stallTimer: NodeJS.Timeout | null = null
+  private retryTimer: NodeJS.Timeout | null = null
+  private readonly highWaterFrames: number
+  private readonly highWaterBytes: number
+
+  constructor(private readonly opts: WebSocketSourceOptions) {
+    this.highWaterFrames = opts.highWaterFrames ?? 256
+    this.highWaterBytes = opts.highWaterBytes ?? 8 * 1024 * 1024
+  }
+
+  start(): void {
+    this.connect()
+    this.stallTimer = setInterval(() => this.checkStall(), Math.min(1000, this.opts.stallTimeoutMs / 4))
+    this.stallTimer.unref()
+  }
+
+  next(timeoutMs: number): Promise<SourcePull> {
+    const frame = this.buffer.shift()
+    if (frame) {
+      this.bufferedBytes -= frame.byteLength
+      this.maybeResume()
+      return Promise.resolve({ kind: 'frame', bytes: frame })
+    }
+    if (this.closed) return Promise.resolve({ kind: 'closed' })
+    this.maybeResume()
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = null
+        resolve({ kind: 'idle' })
+      }, timeoutMs)
+      this.waiter = (pull) => {
+        clearTimeout(timer)
+        this.waiter = null
+        resolve(pull)
+      }
+    })
+  }
+
+  reconnect(reason: string): void {
+    this.dropConnection(reason, 0)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.stallTimer) clearInterval(this.stallTimer)
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+    const ws = this.ws
+    this.ws = null
+    if (ws) {
+      ws.removeAllListeners()
+      ws.on('error', () => {})
+      ws.terminate()
+    }
+    this.waiter?.({ kind: 'closed' })
+  }
+
+  stats(): SourceStats {
+    return {
+      connected: this.ws?.readyState === WebSocket.OPEN,
+      paused: this.ws?.isPaused ?? false,
+      bufferedFrames: this.buffer.length,
+      bufferedBytes: this.bufferedBytes,
+      reconnects: this.reconnects,
+    }
+  }
+
+  private connect(): void {
+    if (this.closed) return
+    const cursor = this.opts.resumeCursor()
+    const url = subscribeReposUrl(this.opts.service, cursor)
+    this.attempt++
+    this.opts.onEvent?.({ kind: 'connecting', url, cursor, attempt: this.attempt })
+    const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, handshakeTimeout: 15_000 })
+    this.ws = ws
+    this.lastFrameAt = Date.now()
+    ws.binaryType = 'nodebuffer'
+    ws.on('open', () => {
+      this.opts.onEvent?.({ kind: 'connected', cursor })
+    })
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (this.ws !== ws) return
+      this.lastFrameAt = Date.now()
+      this.attempt = 0
+      // Text frames are not part of the protocol; they are handed on so the decoder can reject them visibly.
+      const bytes = isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data)
+      if (this.waiter) {
+        this.waiter({ kind: 'frame', bytes })
+        return
+      }
+      this.buffer.push(bytes)
+      this.bufferedBytes += bytes.byteLength
+      if (this.buffer.length >= this.highWaterFrames || this.bufferedBytes >= this.highWaterBytes) ws.pause()
+    })
+    ws.on('close', (code, reason) => {
+      if (this.ws !== ws) return
+      const text = reason.toString() || 'no reason given'
+      this.dropConnection(code === 1000 ? `closed cleanly by the source (${text})` : `closed with code ${code} (${text})`)
+    })
+    ws.on('error', (err) => {
+      if (this.ws !== ws) return
+      this.dropConnection(err.message || String(err))
+    })
+  }
+
+  private dropConnection(reason: string, delayOverrideMs?: number): void {
+    if (this.closed) return
+    const ws = this.ws
+    this.ws = null
+    if (ws) {
+      ws.removeAllListeners()
+      ws.on('error', () => {})
+      ws.terminate()
+    }
+    // What is still buffered will be fetched again from the consumer's cursor, in order.
+    this.buffer.length = 0
+    this.bufferedBytes = 0
+    this.reconnects++
+    const backoff = Math.min(this.opts.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(this.attempt, 10))
+    const retryInMs = delayOverrideMs ?? backoff
+    this.opts.onEvent?.({ kind: 'disconnected', reason, retryInMs })
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+    this.retryTimer = setTimeout(() => this.connect(), retryInMs)
+  }
+
+  private maybeResume(): void {
+    const ws = this.ws
+    if (!ws || !ws.isPaused) return
+    if (this.buffer.length <= this.highWaterFrames / 2 && this.bufferedBytes <= this.highWaterBytes / 2) ws.resume()
+  }
+
+  /** Silence only counts while the socket is flowing: a socket we paused is quiet by our choice. */
+  private checkStall(): void {
+    const ws = this.ws
+    if (!ws || ws.readyState !== WebSocket.OPEN) return
+    if (ws.isPaused || this.buffer.length > 0) {
+      this.lastFrameAt = Date.now()
+      return
+    }
+    const silentMs = Date.now() - this.lastFrameAt
+    if (silentMs >= this.opts.stallTimeoutMs) {
+      this.opts.onEvent?.({ kind: 'stalled', silentMs })
+      this.dropConnection(`no frames for ${Math.round(silentMs / 1000)} s`, 0)
+    }
+  }
+}

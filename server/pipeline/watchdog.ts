@@ -1,0 +1,61 @@
+// Memory watchdog. The measure is the process's resident set size (RSS): it is what the kernel's OOM killer and an
+// operator's `top` see, and it includes what the V8 heap does not (socket buffers, CBOR/CAR byte arrays).
+// Pure decision (`memoryDecision`) apart from the waiting and the logging, so the thresholds are unit-tested.
+
+/** Waits while memory stays above the limit: 5 s, then 10 s more, then 10 s at a time until it recovers. */
+export const MEMORY_BACKOFF_MS = [5_000, 10_000] as const
+
+export type MemoryDecision = { action: 'continue' } | { action: 'wait'; waitMs: number }
+
+/** @param waitsSoFar how many waits this high-memory episode has had already. */
+export function memoryDecision(rssMb: number, limitMb: number, waitsSoFar: number): MemoryDecision {
+  if (rssMb <= limitMb) return { action: 'continue' }
+  const waitMs = MEMORY_BACKOFF_MS[Math.min(waitsSoFar, MEMORY_BACKOFF_MS.length - 1)]!
+  return { action: 'wait', waitMs }
+}
+
+export const rssMb = () => Math.round(process.memoryUsage.rss() / (1024 * 1024))
+
+type Gc = () => void
+const exposedGc = (): Gc | null => (typeof globalThis.gc === 'function' ? (globalThis.gc as Gc) : null)
+
+export type WatchdogOptions = {
+  limitMb: () => number
+  log: (line: string) => void
+  measureMb?: () => number
+  sleep?: (ms: number) => Promise<void>
+  onPause?: (paused: boolean) => void
+}
+
+export class MemoryWatchdog {
+  constructor(private readonly opts: WatchdogOptions) {}
+
+  /** Returns at once when memory is within the limit; otherwise holds the caller (and so intake) until it is. */
+  async check(): Promise<void> {
+    const measure = this.opts.measureMb ?? rssMb
+    const sleep = this.opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)))
+    let waits = 0
+    for (;;) {
+      const used = measure()
+      const limit = this.opts.limitMb()
+      const decision = memoryDecision(used, limit, waits)
+      if (decision.action === 'continue') {
+        if (waits > 0) {
+          this.opts.log(`Memory recovered: ${used} MB / ${limit} MB limit, resuming intake`)
+          this.opts.onPause?.(false)
+        }
+        return
+      }
+      if (waits === 0) {
+        this.opts.log(`Memory: ${used} MB / ${limit} MB limit, pausing intake`)
+        this.opts.onPause?.(true)
+      } else {
+        this.opts.log(`Memory still high: ${used} MB / ${limit} MB limit, waiting ${decision.waitMs / 1000} s more`)
+      }
+      const gc = exposedGc()
+      if (gc) gc()
+      await sleep(decision.waitMs)
+      waits++
+    }
+  }
+}

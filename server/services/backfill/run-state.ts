@@ -1,0 +1,25 @@
+// What the backfill persists about its run beside the cursor, so a restart resumes the same run (same window,
+// same head) instead of starting another, and a finished run stays finished.
+import type { BackfillConfig } from '../../config/index.js'
+
+export type RunMeta = {
+  relay: string
+  window: 'all' | { days: number }
+  /** The cursor the run started from: events after it are replayed. */
+  startCursor: number | null
+  /** The source's head when the run began: the run is complete once it is written. */
+  headSeq: number
+  startedAt: string
+  /** The moment asked for (now − N days at the start), or null for 'all'. */
+  requestedFrom: string | null
+  /** The oldest event the source held at the start. */
+  availableFrom: { seq: number; time: string } | null
+  state: 'running' | 'complete'
+  completedAt: string | null
+}
+
+export function sameRun(meta: RunMeta, relay: string, window: BackfillConfig['window']): boolean {
+  if (window === null || meta.relay !== relay) return false
+  if (window === 'all' || meta.window === 'all') return window === meta.window
+  return window.days === meta.window.days
+}
