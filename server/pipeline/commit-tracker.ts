@@ -47,10 +47,4 @@ export class CommitTracker {
       if (head.lastSeq !== null) this.committed = head.lastSeq
     }
   }
-
-  /** A batch that failed for good: nothing after it may be committed as the cursor until it is retried. */
-  abandon(id: number): void {
-    const index = this.inFlight.findIndex((e) => e.id === id)
-    if (index >= 0) this.inFlight.splice(index)
-  }
 }

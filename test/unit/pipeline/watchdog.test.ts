@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest'
+import { MemoryWatchdog, memoryDecision } from '../../../server/pipeline/watchdog.js'
+
+describe('the memory watchdog', () => {
+  it('continues within the limit and waits 5 s, then 10 s, then 10 s at a time above it', () => {
+    expect(memoryDecision(512, 512, 0)).toEqual({ action: 'continue' })
+    expect(memoryDecision(513, 512, 0)).toEqual({ action: 'wait', waitMs: 5000 })
+    expect(memoryDecision(600, 512, 1)).toEqual({ action: 'wait', waitMs: 10000 })
+    expect(memoryDecision(600, 512, 5)).toEqual({ action: 'wait', waitMs: 10000 })
+  })
+
+  it('holds intake until memory recovers, logging the pause, the backoff and the recovery once each', async () => {
+    const readings = [700, 650, 600, 400]
+    const waits: number[] = []
+    const lines: string[] = []
+    const states: boolean[] = []
+    const w = new MemoryWatchdog({
+      limitMb: () => 512,
+      log: (l) => lines.push(l),
+      measureMb: () => readings.shift()!,
+      sleep: async (ms) => {
+        waits.push(ms)
+      },
+      onPause: (p) => states.push(p),
+    })
+    await w.check()
+    expect(waits).toEqual([5000, 10000, 10000])
+    expect(states).toEqual([true, false])
+    expect(lines).toEqual([
+      'Memory: 700 MB / 512 MB limit, pausing intake',
+      'Memory still high: 650 MB / 512 MB limit, waiting 10 s more',
+      'Memory still high: 600 MB / 512 MB limit, waiting 10 s more',
+      'Memory recovered: 400 MB / 512 MB limit, resuming intake',
+    ])
+  })
+})
