@@ -3,6 +3,7 @@ import express from 'express'
 import type pg from 'pg'
 import type { BackfillService } from './services/backfill.js'
 import type { FirehoseService } from './services/firehose.js'
+import type { SystemMetrics } from './services/system-metrics.js'
 import { backfillRoutes } from './api/backfill.js'
 import { healthRoutes } from './api/health.js'
 
@@ -10,6 +11,7 @@ export type AppDeps = {
   apiPool: pg.Pool
   backfill: BackfillService
   firehose: FirehoseService | null
+  system: SystemMetrics
   adminToken: string | null
 }
 

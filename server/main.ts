@@ -7,12 +7,15 @@ import { migrate } from './db/migrate.js'
 import { createPool } from './db/pools.js'
 import { createApp } from './app.js'
 import { createDecoder } from './pipeline/decoder/index.js'
-import { createThrottle } from './pipeline/create-throttle.js'
+import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
 import { BackfillService } from './services/backfill.js'
 import { FirehoseService } from './services/firehose.js'
+import { SystemMetrics } from './services/system-metrics.js'
+import { ServiceLog } from './services/log.js'
 
 export type Skyfill = {
   url: string
+  databaseUrl: string
   backfill: BackfillService
   firehose: FirehoseService | null
   stop(): Promise<void>
@@ -33,16 +36,19 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   if (applied.length) log(`[DB] applied migrations: ${applied.join(', ')}`)
 
   const apiPool = createPool(databaseUrl, 'api', config.apiDbPoolSize)
-  const backfillPool = createPool(databaseUrl, 'backfill', config.backfill.throttle.dbPoolSize)
+  const backfillPool = createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill))
   const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', 2) : null
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
 
+  const system = new SystemMetrics().start()
+  const backfillLog = new ServiceLog('[BACKFILL]', log)
   const backfill = new BackfillService({
     config: config.backfill,
     relay: config.relayUrl,
     pool: backfillPool,
     decoder,
-    throttle: createThrottle(config.backfill),
+    throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
+    log: backfillLog,
   })
   const firehose = firehosePool
     ? new FirehoseService({
@@ -51,10 +57,11 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
         decoder,
         stallTimeoutMs: config.backfill.stallTimeoutMs,
         initialCursor: () => backfill.headSeq,
+        log: new ServiceLog('[FIREHOSE]', log),
       })
     : null
 
-  const app = createApp({ apiPool, backfill, firehose, adminToken: config.adminToken })
+  const app = createApp({ apiPool, backfill, firehose, system, adminToken: config.adminToken })
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s))
     s.on('error', (err: NodeJS.ErrnoException) =>
@@ -70,6 +77,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
 
   return {
     url,
+    databaseUrl,
     backfill,
     firehose,
     async stop() {
@@ -79,6 +87,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       })
       await Promise.all([backfill.stop(), firehose?.stop()])
       await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
+      system.stop()
       await embedded?.stop()
     },
   }

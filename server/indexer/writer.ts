@@ -19,7 +19,8 @@ import {
   upsertSql,
 } from './sql.js'
 
-export type WriteOutcome = { upserted: number; deleted: number; rejected: number; unindexed: number }
+/** `rejected`: bad input kept in rejects; `unsupported`: well-formed events we do not apply, also kept there. */
+export type WriteOutcome = { upserted: number; deleted: number; rejected: number; unsupported: number; unindexed: number }
 
 /** Where the cursor goes; `seqAtCommit` is asked just before COMMIT, when it knows what else has committed. */
 export type CursorCommit = { name: string; seqAtCommit: () => number | null }
@@ -38,7 +39,7 @@ function isRetryable(err: unknown): boolean {
 }
 
 function emptyOutcome(): WriteOutcome {
-  return { upserted: 0, deleted: 0, rejected: 0, unindexed: 0 }
+  return { upserted: 0, deleted: 0, rejected: 0, unsupported: 0, unindexed: 0 }
 }
 
 function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
@@ -46,6 +47,7 @@ function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
     upserted: a.upserted + b.upserted,
     deleted: a.deleted + b.deleted,
     rejected: a.rejected + b.rejected,
+    unsupported: a.unsupported + b.unsupported,
     unindexed: a.unindexed + b.unindexed,
   }
 }
@@ -116,7 +118,9 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string)
       r.map((x) => (x.collection === null ? null : safeText(x.collection, 300))),
       r.map((x) => (x.detail === undefined || x.detail === null ? null : JSON.stringify(x.detail))),
     ])
-    outcome.rejected += r.length
+    const unsupported = r.filter((x) => x.category === 'unsupported').length
+    outcome.unsupported += unsupported
+    outcome.rejected += r.length - unsupported
   }
   if (plan.unindexed.length) {
     await client.query(COUNT_UNINDEXED_SQL, [

@@ -44,7 +44,7 @@ export type PipelineCounts = {
   received: number
   /** Frames whose batch has committed. */
   processed: number
-  /** Frames that produced nothing to index (other event types, duplicates). */
+  /** Frames that produced nothing to index (other event types, duplicates), and events we do not apply (#sync). */
   skipped: number
   /** Rejects recorded (unparseable frames, invalid records, ...). */
   invalid: number
@@ -237,6 +237,7 @@ export class Pipeline {
     this.tracker.complete(id)
     this.counts.processed += batch.frames
     this.counts.invalid += outcome.rejected
+    this.counts.skipped += outcome.unsupported
     this.counts.upserted += outcome.upserted
     this.counts.deleted += outcome.deleted
     this.counts.unindexed += outcome.unindexed

@@ -1,0 +1,122 @@
+// Item builders shared by every decoder, so that decoders agree on everything except how they read a commit.
+import type {
+  AccountEvent,
+  DecodeResult,
+  IdentityEvent,
+  PipelineItem,
+  Reject,
+  RejectCategory,
+} from '../events.js'
+import type { CommitBody, IdentityBody, ParsedFrame, RepoOpBody, SyncBody } from './frame.js'
+import { parseOpPath } from './ops.js'
+
+export const REASON = {
+  carUnreadable: (message: string) => `commit CAR unreadable: ${message}`,
+  missingBlock: 'record block missing from CAR',
+  noCid: (action: string) => `${action} op has no cid`,
+  badPath: 'op path is not a valid collection/rkey',
+  tooBig: 'tooBig commit: its ops are not in the frame, the repo needs a resync',
+  syncEvent: 'sync event: repo state reset not applied',
+  accountStatus: (status: string) => `account status "${status}" is not indexed`,
+} as const
+
+const EXCERPT_BYTES = 64
+const EXCERPT_CHARS = 300
+
+export function frameResult(seq: number | null, time: string | null, items: PipelineItem[]): DecodeResult {
+  return { kind: 'frame', frame: { seq, time, items } }
+}
+
+export function invalidFrameResult(parsed: Extract<ParsedFrame, { kind: 'invalid' }>, bytes: Uint8Array): DecodeResult {
+  const { seq, time, did, reason } = parsed
+  return frameResult(seq, time, [eventReject({ seq, time, did }, 'frame', reason, bytesExcerpt(bytes))])
+}
+
+// A message type from a newer lexicon is counted and passed; without a seq there is no position to pass.
+export function unknownTypeResult(parsed: Extract<ParsedFrame, { kind: 'unknown' }>): DecodeResult {
+  if (parsed.seq !== null) return frameResult(parsed.seq, parsed.time, [])
+  const reason = `message type "${truncate(parsed.type)}" has no seq`
+  return frameResult(null, parsed.time, [eventReject({ seq: null, time: parsed.time, did: null }, 'unsupported', reason, null)])
+}
+
+/** Last resort for a decoder bug: the contract is to never throw, and a visible reject beats a lost frame. */
+export function internalErrorResult(err: unknown, bytes: Uint8Array): DecodeResult {
+  const reason = `decoder failed unexpectedly: ${errorMessage(err)}`
+  return frameResult(null, null, [eventReject({ seq: null, time: null, did: null }, 'frame', reason, bytesExcerpt(bytes))])
+}
+
+export function syncEventResult(body: SyncBody): DecodeResult {
+  const at = { seq: body.seq, time: body.time, did: body.did }
+  return frameResult(body.seq, body.time, [eventReject(at, 'unsupported', REASON.syncEvent, { rev: truncate(body.rev) })])
+}
+
+export function identityEvent(body: IdentityBody, handle: string | null): IdentityEvent {
+  return { kind: 'identity', seq: body.seq, time: body.time, did: body.did, handle }
+}
+
+export function accountEvent(body: { seq: number; time: string; did: string }, status: AccountEvent['status']): AccountEvent {
+  return { kind: 'account', seq: body.seq, time: body.time, did: body.did, status }
+}
+
+export function accountStatusReject(body: { seq: number; time: string; did: string }, status: string): Reject {
+  return eventReject(body, 'unsupported', REASON.accountStatus(truncate(status)), { status: truncate(status) })
+}
+
+export function opReject(body: CommitBody, op: RepoOpBody, category: RejectCategory, reason: string): Reject {
+  const target = parseOpPath(op.path)
+  return {
+    kind: 'reject',
+    seq: body.seq,
+    time: body.time,
+    did: body.repo,
+    uri: target ? `at://${body.repo}/${op.path}` : null,
+    collection: target?.collection ?? null,
+    category,
+    reason,
+    detail: { action: op.action, path: truncate(op.path), cid: op.cid?.toString() ?? null, rev: body.rev },
+  }
+}
+
+/** Checks every decoder applies before looking at blocks; undefined when the op may proceed. */
+export function precheckOp(body: CommitBody, op: RepoOpBody): Reject | undefined {
+  if (!parseOpPath(op.path)) return opReject(body, op, 'record', REASON.badPath)
+  if (op.action !== 'delete' && !op.cid) return opReject(body, op, 'record', REASON.noCid(op.action))
+  return undefined
+}
+
+/**
+ * One reject per op when a whole commit fails, an op's own defect taking precedence so every decoder names the
+ * same cause; a commit naming no ops still gets one reject, so its failure is never silent.
+ */
+export function commitRejects(body: CommitBody, ops: RepoOpBody[], category: RejectCategory, reason: string): Reject[] {
+  if (body.ops.length === 0) {
+    return [eventReject({ seq: body.seq, time: body.time, did: body.repo }, category, reason, { rev: body.rev })]
+  }
+  return ops.map((op) => precheckOp(body, op) ?? opReject(body, op, category, reason))
+}
+
+export function tooBigRejects(body: CommitBody): Reject[] {
+  return commitRejects(body, body.ops, 'unsupported', REASON.tooBig)
+}
+
+export function errorMessage(err: unknown): string {
+  return truncate(err instanceof Error ? err.message : String(err))
+}
+
+/** A reject not tied to one record: a whole frame, or an identity/account event. */
+export function eventReject(
+  at: { seq: number | null; time: string | null; did: string | null },
+  category: RejectCategory,
+  reason: string,
+  detail: unknown,
+): Reject {
+  return { kind: 'reject', seq: at.seq, time: at.time, did: at.did, uri: null, collection: null, category, reason, detail }
+}
+
+function bytesExcerpt(bytes: Uint8Array): { length: number; head: string } {
+  return { length: bytes.length, head: Buffer.from(bytes.subarray(0, EXCERPT_BYTES)).toString('hex') }
+}
+
+function truncate(text: string): string {
+  return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text
+}

@@ -1,0 +1,72 @@
+// Small hand-built frames for edge cases. Commits here carry records but no signed commit or MST: neither the
+// lean nor the unauthenticated decoder looks at those, and the signed workload comes from bench/source.
+import { BlockMap, blocksToCarFile } from '@atproto/repo'
+import { encodeMessageFrame } from '../../../bench/source/frames.js'
+import { createLeanDecoder } from '../../../server/pipeline/decoder/lean.js'
+import { createSyncDecoder } from '../../../server/pipeline/decoder/sync.js'
+import type { DecodeResult, DecodedFrame } from '../../../server/pipeline/events.js'
+
+export const DID = 'did:plc:abcdefghijklmnopqrstuvwx'
+export const REV = '3kabcdefghijk'
+export const TIME = '2024-05-01T12:00:00.000Z'
+
+export const decoders = [createLeanDecoder(), createSyncDecoder()]
+
+export type OpSpec = {
+  action: 'create' | 'update' | 'delete'
+  path: string
+  record?: unknown
+  /** Leave the record's block out of the CAR. */
+  omitBlock?: boolean
+  /** Put these bytes in the CAR under the record's CID instead of its encoding. */
+  blockBytes?: Uint8Array
+}
+
+export async function commitBody(ops: OpSpec[], extra: Record<string, unknown> = {}) {
+  const blocks = new BlockMap()
+  const commitCid = await blocks.add({ did: DID, rev: REV, version: 3 })
+  const repoOps: Array<{ action: string; path: string; cid: unknown }> = []
+  for (const op of ops) {
+    if (op.action === 'delete') {
+      repoOps.push({ action: op.action, path: op.path, cid: null })
+      continue
+    }
+    const cid = await new BlockMap().add(op.record as never)
+    if (!op.omitBlock) blocks.set(cid, op.blockBytes ?? (await recordBytes(op.record)))
+    repoOps.push({ action: op.action, path: op.path, cid })
+  }
+  return {
+    seq: 42,
+    rebase: false,
+    tooBig: false,
+    repo: DID,
+    commit: commitCid,
+    rev: REV,
+    since: null,
+    blocks: await blocksToCarFile(commitCid, blocks),
+    ops: repoOps,
+    blobs: [],
+    time: TIME,
+    ...extra,
+  }
+}
+
+export async function commitFrame(ops: OpSpec[], extra: Record<string, unknown> = {}): Promise<Uint8Array> {
+  return encodeMessageFrame('#commit', await commitBody(ops, extra))
+}
+
+async function recordBytes(record: unknown): Promise<Uint8Array> {
+  const single = new BlockMap()
+  const cid = await single.add(record as never)
+  return single.get(cid)!
+}
+
+export function post(text: string) {
+  return { $type: 'app.bsky.feed.post', text, createdAt: TIME }
+}
+
+export async function decodeFrame(decoder: { decode(bytes: Uint8Array): DecodeResult | Promise<DecodeResult> }, bytes: Uint8Array): Promise<DecodedFrame> {
+  const result = await decoder.decode(bytes)
+  if (result.kind !== 'frame') throw new Error(`expected a frame, got ${result.kind}`)
+  return result.frame
+}

@@ -1,0 +1,116 @@
+// The verified decoder's own concerns: signatures, and identity lookups that fail or cannot be trusted.
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { beforeAll, describe, expect, it } from 'vitest'
+import type { GeneratedFrame } from '../../../bench/source/generator.js'
+import { createDecoder } from '../../../server/pipeline/decoder/index.js'
+import { createVerifiedDecoder } from '../../../server/pipeline/decoder/sync.js'
+import type { DecodeResult, PipelineItem } from '../../../server/pipeline/events.js'
+import { PLC_URL, type WorkloadAccount, accountsOf, workload, workloadResolver } from './workload.js'
+
+const FAST_RETRY = { attempts: 3, baseDelayMs: 1 }
+
+let frames: GeneratedFrame[]
+let accounts: WorkloadAccount[]
+let commit: GeneratedFrame
+
+beforeAll(async () => {
+  frames = await workload()
+  accounts = accountsOf(frames)
+  commit = frames.find((f) => f.type === '#commit' && f.writes!.length > 0)!
+})
+
+function items(result: DecodeResult): PipelineItem[] {
+  if (result.kind !== 'frame') throw new Error(`expected a frame, got ${result.kind}`)
+  return result.frame.items
+}
+
+/** Counts requests to the PLC and fails the first `failures` of them the way fetch reports a dead network. */
+function flakyPlc(failures: number) {
+  const calls = { plc: 0 }
+  const wrap = (fetch: typeof globalThis.fetch): typeof globalThis.fetch => async (input, init) => {
+    if (String(input).startsWith(PLC_URL) && calls.plc++ < failures) {
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) })
+    }
+    return fetch(input, init)
+  }
+  return { calls, wrap }
+}
+
+describe('verified decoder', () => {
+  it('rejects every op of a commit signed with a key other than the DID document names', async () => {
+    const rotated = accounts.map((a, i) => ({ ...a, signingKey: accounts[(i + 1) % accounts.length].signingKey }))
+    const decoded = items(await createVerifiedDecoder(workloadResolver(rotated), FAST_RETRY).decode(commit.bytes))
+    expect(decoded).toHaveLength(commit.writes!.length)
+    for (const item of decoded) {
+      expect(item).toMatchObject({ kind: 'reject', category: 'verify', seq: commit.seq, did: commit.did })
+      expect((item as { reason: string }).reason).toMatch(/^commit not verified: Invalid signature/)
+    }
+  })
+
+  it('retries a PLC that fails for a while, then verifies', async () => {
+    const { calls, wrap } = flakyPlc(2)
+    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), FAST_RETRY).decode(commit.bytes))
+    expect(decoded.map((i) => i.kind)).toEqual(commit.writes!.map((w) => w.action))
+    expect(calls.plc).toBe(3)
+  })
+
+  it("rejects as 'verify' once retries are exhausted, without throwing", async () => {
+    const { calls, wrap } = flakyPlc(Infinity)
+    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), FAST_RETRY).decode(commit.bytes))
+    expect(decoded).toHaveLength(commit.writes!.length)
+    expect(decoded[0]).toMatchObject({ kind: 'reject', category: 'verify', uri: expect.stringContaining(commit.did) })
+    expect((decoded[0] as { reason: string }).reason).toMatch(/gave up after 3 attempts: fetch failed/)
+    expect(calls.plc).toBe(3)
+  })
+
+  it('does not retry a DID the PLC does not know', async () => {
+    const { calls, wrap } = flakyPlc(0)
+    const others = accounts.filter((a) => a.did !== commit.did)
+    const decoded = items(await createVerifiedDecoder(workloadResolver(others, wrap), FAST_RETRY).decode(commit.bytes))
+    expect(decoded[0]).toMatchObject({ kind: 'reject', category: 'verify' })
+    expect((decoded[0] as { reason: string }).reason).toMatch(/Could not resolve DID/)
+    expect(calls.plc).toBe(1)
+  })
+
+  it('passes an identity whose handle does not resolve back to the DID with a null handle', async () => {
+    const identity = frames.find((f) => f.type === '#identity')!
+    const noWellKnown = (fetch: typeof globalThis.fetch): typeof globalThis.fetch => async (input, init) =>
+      String(input).endsWith('/.well-known/atproto-did') ? new Response('gone', { status: 404 }) : fetch(input, init)
+    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, noWellKnown), FAST_RETRY).decode(identity.bytes))
+    expect(decoded).toEqual([{ kind: 'identity', seq: identity.seq, time: identity.time, did: identity.did, handle: null }])
+  })
+
+  it("takes the handle from the DID document, verified both ways, not from the frame", async () => {
+    const identity = frames.find((f) => f.type === '#identity')!
+    const renamed = accounts.map((a) => (a.did === identity.did ? { ...a, handle: 'someone-else.test' } : a))
+    const decoded = items(await createVerifiedDecoder(workloadResolver(renamed), FAST_RETRY).decode(identity.bytes))
+    expect(decoded).toEqual([{ kind: 'identity', seq: identity.seq, time: identity.time, did: identity.did, handle: 'someone-else.test' }])
+  })
+
+  it("rejects an identity as 'verify' when its DID cannot be resolved", async () => {
+    const identity = frames.find((f) => f.type === '#identity')!
+    const { wrap } = flakyPlc(Infinity)
+    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), FAST_RETRY).decode(identity.bytes))
+    expect(decoded).toEqual([expect.objectContaining({ kind: 'reject', category: 'verify', seq: identity.seq, did: identity.did })])
+  })
+
+  it('resolves against a PLC on localhost, as a dev environment runs one', async () => {
+    const documents = new Map<string, unknown>()
+    const resolver = workloadResolver(accounts)
+    for (const a of accounts) documents.set(a.did, await resolver.did.resolve(a.did))
+    const server = http.createServer((req, res) => {
+      const doc = documents.get(decodeURIComponent(req.url!.slice(1)))
+      res.writeHead(doc ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(doc ?? {}))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = server.address() as AddressInfo
+      const decoder = createDecoder('verified', { plcUrl: `http://localhost:${port}` })
+      const decoded = items(await decoder.decode(commit.bytes))
+      expect(decoded.map((i) => i.kind)).toEqual(commit.writes!.map((w) => w.action))
+    } finally {
+      server.close()
+    }
+  })
+})
