@@ -4,6 +4,16 @@ import pg from 'pg'
 
 export type PoolRole = 'api' | 'backfill' | 'firehose' | 'admin'
 
+const OPTIONS: Record<PoolRole, string | undefined> = {
+  // A read that runs away must not hold an API connection (and a request) for minutes.
+  api: '-c statement_timeout=10000',
+  // The writers commit the cursor in the same transaction as the rows it covers, so losing the last few commits in
+  // an OS crash only means replaying them: durability per commit buys nothing there.
+  backfill: '-c synchronous_commit=off',
+  firehose: '-c synchronous_commit=off',
+  admin: undefined,
+}
+
 export function createPool(databaseUrl: string, role: PoolRole, max: number): pg.Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
@@ -11,9 +21,7 @@ export function createPool(databaseUrl: string, role: PoolRole, max: number): pg
     application_name: `skyfill-${role}`,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
-    // The writers commit the cursor in the same transaction as the rows it covers, so losing the last few
-    // commits in an OS crash only means replaying them: durability per commit buys nothing there.
-    options: role === 'api' || role === 'admin' ? undefined : '-c synchronous_commit=off',
+    options: OPTIONS[role],
   })
   // An idle client's connection dying (database restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {})

@@ -12,9 +12,10 @@ export type SourcePull = { kind: 'frame'; bytes: Uint8Array } | { kind: 'idle' }
 
 export type SourceEvent =
   | { kind: 'connecting'; url: string; cursor: number | null; attempt: number }
-  | { kind: 'connected'; cursor: number | null }
-  | { kind: 'disconnected'; reason: string; retryInMs: number }
-  | { kind: 'stalled'; silentMs: number }
+  /** `afterFailures`: how many attempts failed before this one succeeded. */
+  | { kind: 'connected'; cursor: number | null; afterFailures: number }
+  /** `failures`: consecutive failed attempts so far, so listeners can log an outage without a line per retry. */
+  | { kind: 'disconnected'; reason: string; retryInMs: number; failures: number }
 
 export interface FrameSource {
   start(): void
@@ -47,6 +48,29 @@ export type WebSocketSourceOptions = {
 }
 
 const MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+/** During a long outage: the first three failures, then the 4th, 8th, 16th, ... (one line per 30 s retry is spam). */
+function worthLogging(failures: number): boolean {
+  return failures <= 3 || (failures & (failures - 1)) === 0
+}
+
+/** The log line for a source event, or null when it is not worth a line. Shared by the backfill and the live firehose. */
+export function sourceEventLine(e: SourceEvent): string | null {
+  switch (e.kind) {
+    case 'connecting':
+      return null
+    case 'connected':
+      return e.afterFailures > 0 ? `Source reachable again after ${e.afterFailures} failed attempts; resuming from cursor ${e.cursor}` : null
+    case 'disconnected':
+      return worthLogging(e.failures)
+        ? `Source disconnected: ${e.reason}; retrying in ${(e.retryInMs / 1000).toFixed(1)} s${e.failures > 1 ? ` (${e.failures} failures in a row)` : ''}`
+        : null
+    default: {
+      const unknown: never = e
+      throw new Error(`unhandled source event ${JSON.stringify(unknown)}`)
+    }
+  }
+}
 
 export function subscribeReposUrl(service: string, cursor: number | null): string {
   const base = `${service.replace(/\/+$/, '')}/xrpc/com.atproto.sync.subscribeRepos`
@@ -139,7 +163,7 @@ export class WebSocketSource implements FrameSource {
     this.lastFrameAt = Date.now()
     ws.binaryType = 'nodebuffer'
     ws.on('open', () => {
-      this.opts.onEvent?.({ kind: 'connected', cursor })
+      this.opts.onEvent?.({ kind: 'connected', cursor, afterFailures: this.attempt - 1 })
     })
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (this.ws !== ws) return
@@ -181,7 +205,7 @@ export class WebSocketSource implements FrameSource {
     this.reconnects++
     const backoff = Math.min(this.opts.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(this.attempt, 10))
     const retryInMs = delayOverrideMs ?? backoff
-    this.opts.onEvent?.({ kind: 'disconnected', reason, retryInMs })
+    this.opts.onEvent?.({ kind: 'disconnected', reason, retryInMs, failures: this.attempt })
     if (this.retryTimer) clearTimeout(this.retryTimer)
     this.retryTimer = setTimeout(() => this.connect(), retryInMs)
   }
@@ -202,8 +226,7 @@ export class WebSocketSource implements FrameSource {
     }
     const silentMs = Date.now() - this.lastFrameAt
     if (silentMs >= this.opts.stallTimeoutMs) {
-      this.opts.onEvent?.({ kind: 'stalled', silentMs })
-      this.dropConnection(`no frames for ${Math.round(silentMs / 1000)} s`, 0)
+      this.dropConnection(`stalled, no frames for ${Math.round(silentMs / 1000)} s`, 0)
     }
   }
 }

@@ -11,7 +11,7 @@ import { PgCursorStore } from '../pipeline/cursor-store.js'
 import { IntakeGate } from '../pipeline/gate.js'
 import { Pipeline, type PipelineCounts, type Gap } from '../pipeline/pipeline.js'
 import { Semaphore } from '../pipeline/semaphore.js'
-import { WebSocketSource, type SourceEvent } from '../pipeline/source.js'
+import { WebSocketSource, sourceEventLine, type SourceEvent } from '../pipeline/source.js'
 import type { Throttle } from '../pipeline/throttle.js'
 import { MemoryWatchdog, rssMb } from '../pipeline/watchdog.js'
 import { findCursorAt, findHead, findOldest } from './backfill/locate.js'
@@ -321,23 +321,8 @@ export class BackfillService {
   }
 
   private onSourceEvent(e: SourceEvent): void {
-    switch (e.kind) {
-      case 'connecting':
-        if (e.attempt > 1) this.log.write(`Reconnecting to ${this.deps.relay} from cursor ${e.cursor} (attempt ${e.attempt})`)
-        break
-      case 'connected':
-        break
-      case 'disconnected':
-        if (!this.stopping) this.log.write(`Source disconnected: ${e.reason}; retrying in ${(e.retryInMs / 1000).toFixed(1)} s`)
-        break
-      case 'stalled':
-        this.log.write(`Source stalled: no frames for ${Math.round(e.silentMs / 1000)} s`)
-        break
-      default: {
-        const unknown: never = e
-        throw new Error(`unhandled source event ${JSON.stringify(unknown)}`)
-      }
-    }
+    const line = sourceEventLine(e)
+    if (line && !this.stopping) this.log.write(line)
   }
 
   private logConfig(): void {

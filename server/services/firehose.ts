@@ -9,7 +9,7 @@ import { PgCursorStore } from '../pipeline/cursor-store.js'
 import { IntakeGate } from '../pipeline/gate.js'
 import { Pipeline } from '../pipeline/pipeline.js'
 import { Semaphore } from '../pipeline/semaphore.js'
-import { WebSocketSource } from '../pipeline/source.js'
+import { WebSocketSource, sourceEventLine } from '../pipeline/source.js'
 import { StaticThrottle } from '../pipeline/throttle.js'
 import { ServiceLog } from './log.js'
 
@@ -85,7 +85,8 @@ export class FirehoseService {
         stallTimeoutMs: this.deps.stallTimeoutMs,
         resumeCursor: () => pipeline!.resumeCursor(),
         onEvent: (e) => {
-          if (e.kind === 'disconnected') this.log.write(`Disconnected: ${e.reason}; retrying in ${(e.retryInMs / 1000).toFixed(1)} s`)
+          const line = sourceEventLine(e)
+          if (line) this.log.write(line)
         },
       })
       pipeline = new Pipeline({

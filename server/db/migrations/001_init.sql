@@ -1,6 +1,7 @@
 -- Record tables share a header: uri (primary key), did, rkey, rev (repo revision of the op that wrote the row),
--- cid, seq (firehose seq of that op), indexed_at. Text keys use the "C" collation so that TIDs (revs, rkeys)
--- compare bytewise, which is their defined order.
+-- cid, seq (firehose seq of that op), indexed_at. Every identifier column (URIs, DIDs, revs, rkeys) uses the "C"
+-- collation: TIDs compare bytewise, which is their defined order, and columns that are joined to each other must
+-- share a collation or Postgres cannot use their indexes for the join.
 
 CREATE TABLE actors (
   did text COLLATE "C" PRIMARY KEY,
@@ -10,7 +11,7 @@ CREATE TABLE actors (
   status_seq bigint NOT NULL DEFAULT 0,
   indexed_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX actors_handle_idx ON actors (handle);
+CREATE INDEX actors_handle_idx ON actors (handle, handle_seq DESC);
 
 CREATE TABLE posts (
   uri text COLLATE "C" PRIMARY KEY,
@@ -20,9 +21,9 @@ CREATE TABLE posts (
   cid text NOT NULL,
   seq bigint NOT NULL,
   text text NOT NULL,
-  reply_root text,
-  reply_parent text,
-  embed_uri text,
+  reply_root text COLLATE "C",
+  reply_parent text COLLATE "C",
+  embed_uri text COLLATE "C",
   langs jsonb,
   created_at timestamptz NOT NULL,
   record jsonb NOT NULL,
@@ -31,6 +32,7 @@ CREATE TABLE posts (
 CREATE INDEX posts_did_idx ON posts (did, created_at DESC, uri);
 CREATE INDEX posts_reply_parent_idx ON posts (reply_parent);
 CREATE INDEX posts_reply_root_idx ON posts (reply_root);
+CREATE INDEX posts_embed_uri_idx ON posts (embed_uri) WHERE embed_uri IS NOT NULL;
 
 CREATE TABLE likes (
   uri text COLLATE "C" PRIMARY KEY,
@@ -39,12 +41,12 @@ CREATE TABLE likes (
   rev text COLLATE "C" NOT NULL,
   cid text NOT NULL,
   seq bigint NOT NULL,
-  subject_uri text NOT NULL,
+  subject_uri text COLLATE "C" NOT NULL,
   subject_cid text NOT NULL,
   created_at timestamptz NOT NULL,
   indexed_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX likes_subject_idx ON likes (subject_uri, created_at DESC);
+CREATE INDEX likes_subject_idx ON likes (subject_uri, created_at DESC, uri);
 CREATE INDEX likes_did_idx ON likes (did);
 
 CREATE TABLE reposts (
@@ -54,13 +56,13 @@ CREATE TABLE reposts (
   rev text COLLATE "C" NOT NULL,
   cid text NOT NULL,
   seq bigint NOT NULL,
-  subject_uri text NOT NULL,
+  subject_uri text COLLATE "C" NOT NULL,
   subject_cid text NOT NULL,
   created_at timestamptz NOT NULL,
   indexed_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX reposts_subject_idx ON reposts (subject_uri, created_at DESC);
-CREATE INDEX reposts_did_idx ON reposts (did, created_at DESC);
+CREATE INDEX reposts_subject_idx ON reposts (subject_uri, created_at DESC, uri);
+CREATE INDEX reposts_did_idx ON reposts (did, created_at DESC, uri);
 
 CREATE TABLE follows (
   uri text COLLATE "C" PRIMARY KEY,
@@ -73,8 +75,8 @@ CREATE TABLE follows (
   created_at timestamptz NOT NULL,
   indexed_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX follows_subject_idx ON follows (subject_did, created_at DESC);
-CREATE INDEX follows_did_idx ON follows (did, created_at DESC);
+CREATE INDEX follows_subject_idx ON follows (subject_did, created_at DESC, uri);
+CREATE INDEX follows_did_idx ON follows (did, created_at DESC, uri);
 
 CREATE TABLE blocks (
   uri text COLLATE "C" PRIMARY KEY,
@@ -113,7 +115,7 @@ CREATE TABLE list_items (
   rev text COLLATE "C" NOT NULL,
   cid text NOT NULL,
   seq bigint NOT NULL,
-  list_uri text NOT NULL,
+  list_uri text COLLATE "C" NOT NULL,
   subject_did text COLLATE "C" NOT NULL,
   created_at timestamptz NOT NULL,
   indexed_at timestamptz NOT NULL DEFAULT now()

@@ -4,7 +4,6 @@
 // hostile input fails fast with a CarError instead of allocating or looping on a forged size.
 import { hash } from 'node:crypto'
 import { decode } from '@atproto/lex-cbor'
-import { CID } from 'multiformats/cid'
 
 export type CarErrorCode = 'truncated' | 'varint' | 'header' | 'cid' | 'hash'
 
@@ -21,10 +20,7 @@ export class CarError extends Error {
 
 /** Blocks of a CAR, looked up by CID bytes rather than by CID string to avoid base32-encoding every block. */
 export class CarBlocks {
-  constructor(
-    readonly roots: CID[],
-    private readonly blocks: Map<string, Uint8Array>,
-  ) {}
+  constructor(private readonly blocks: Map<string, Uint8Array>) {}
 
   get size(): number {
     return this.blocks.size
@@ -46,8 +42,9 @@ const SHA2_256_LENGTH = 32
 export function readCar(bytes: Uint8Array, opts: ReadCarOptions): CarBlocks {
   const reader = new Reader(bytes)
   const headerLength = reader.varint()
-  if (headerLength === 0) throw new CarError('header', 'empty CAR header', reader.pos)
-  const roots = parseHeader(reader.take(headerLength, 'CAR header'), reader.pos)
+  const headerStart = reader.pos
+  if (headerLength === 0) throw new CarError('header', 'empty CAR header', headerStart)
+  checkHeader(reader.take(headerLength, 'CAR header'), headerStart)
 
   const blocks = new Map<string, Uint8Array>()
   while (!reader.done) {
@@ -59,26 +56,19 @@ export function readCar(bytes: Uint8Array, opts: ReadCarOptions): CarBlocks {
     if (opts.verify) verifyBlock(cidBytes, block, sectionStart)
     blocks.set(bytesKey(cidBytes), block)
   }
-  return new CarBlocks(roots, blocks)
+  return new CarBlocks(blocks)
 }
 
-function parseHeader(headerBytes: Uint8Array, offset: number): CID[] {
+// Commit consumers look blocks up by the CIDs the ops name, never by root, so the roots are not read.
+function checkHeader(headerBytes: Uint8Array, offset: number): void {
   let header: unknown
   try {
     header = decode(headerBytes)
   } catch (err) {
     throw new CarError('header', `CAR header is not DAG-CBOR: ${(err as Error).message}`, offset)
   }
-  if (typeof header !== 'object' || header === null || !('version' in header) || header.version !== 1) {
-    throw new CarError('header', 'CAR header is not a version 1 header', offset)
-  }
-  const roots = (header as { roots?: unknown }).roots
-  if (!Array.isArray(roots)) throw new CarError('header', 'CAR header has no roots array', offset)
-  return roots.map((root) => {
-    const cid = CID.asCID(root)
-    if (!cid) throw new CarError('header', 'CAR header root is not a CID', offset)
-    return cid
-  })
+  const { version, roots } = (typeof header === 'object' && header !== null ? header : {}) as Record<string, unknown>
+  if (version !== 1 || !Array.isArray(roots)) throw new CarError('header', 'CAR header is not a version 1 header', offset)
 }
 
 // CIDv1 only: atproto never writes CIDv0, and accepting it would need a second parsing path for no real input.

@@ -42,6 +42,7 @@ class ShapeError extends Error {}
 const OP_MESSAGE = 1
 const OP_ERROR = -1
 const ACTIONS = new Set(['create', 'update', 'delete'])
+const MAX_TIME_LENGTH = 64
 
 export function parseFrame(bytes: Uint8Array): ParsedFrame {
   let header: unknown
@@ -81,7 +82,7 @@ function message(type: string, body: Body): ParsedFrame {
     case '#info':
       return { kind: 'info', ...named(body, 'name') }
     default:
-      return { kind: 'unknown', type, seq: readableSeq(body), time: readableString(body.time) }
+      return { kind: 'unknown', type, seq: readableSeq(body), time: readableTime(body) }
   }
 }
 
@@ -89,7 +90,7 @@ function commitBody(body: Body): CommitBody {
   need(isSeq(body.seq), 'seq', 'a positive safe integer')
   need(isValidDid(body.repo), 'repo', 'a DID')
   need(isValidTid(body.rev), 'rev', 'a TID')
-  need(isNonEmptyString(body.time), 'time', 'a string')
+  need(isTime(body.time), 'time', 'a datetime')
   need(isCid(body.commit), 'commit', 'a CID')
   need(body.tooBig === undefined || typeof body.tooBig === 'boolean', 'tooBig', 'a boolean')
   need(body.blocks instanceof Uint8Array, 'blocks', 'bytes')
@@ -130,7 +131,7 @@ function syncBody(body: Body): SyncBody {
 function checkRepoEvent(body: Body): void {
   need(isSeq(body.seq), 'seq', 'a positive safe integer')
   need(isValidDid(body.did), 'did', 'a DID')
-  need(isNonEmptyString(body.time), 'time', 'a string')
+  need(isTime(body.time), 'time', 'a datetime')
 }
 
 /** #info and error frames share a shape: a required name field and an optional message. */
@@ -151,7 +152,7 @@ function invalid(body: unknown, reason: string): ParsedFrame {
   return {
     kind: 'invalid',
     seq: readableSeq(readable),
-    time: readableString(readable.time),
+    time: readableTime(readable),
     did: isValidDid(did) ? did : null,
     reason,
   }
@@ -165,16 +166,17 @@ function readableSeq(body: Body): number | null {
   return isSeq(body.seq) ? body.seq : null
 }
 
-function readableString(value: unknown): string | null {
-  return isNonEmptyString(value) ? value : null
+function readableTime(body: Body): string | null {
+  return isTime(body.time) ? body.time : null
 }
 
 function isSeq(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) > 0
 }
 
-function isNonEmptyString(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0
+// Consumers compare frame times with Date.parse; anything it cannot read would poison those comparisons.
+function isTime(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_TIME_LENGTH && !Number.isNaN(Date.parse(value))
 }
 
 // lex-cbor decodes CIDs with its own copy of multiformats; asCID recognises any version without copying it here.

@@ -29,7 +29,8 @@ export function frameResult(seq: number | null, time: string | null, items: Pipe
 
 export function invalidFrameResult(parsed: Extract<ParsedFrame, { kind: 'invalid' }>, bytes: Uint8Array): DecodeResult {
   const { seq, time, did, reason } = parsed
-  return frameResult(seq, time, [eventReject({ seq, time, did }, 'frame', reason, bytesExcerpt(bytes))])
+  // The reason can quote hostile input (a header op, a CBOR error), so it is bounded like any excerpt.
+  return frameResult(seq, time, [eventReject({ seq, time, did }, 'frame', truncate(reason), bytesExcerpt(bytes))])
 }
 
 // A message type from a newer lexicon is counted and passed; without a seq there is no position to pass.

@@ -104,9 +104,9 @@ describe.each(decoders)('$name decoder', (decoder) => {
       }
     })
 
-    it('rejects a commit whose rev is not a TID and whose repo is not a DID', async () => {
+    it('rejects a commit whose rev, repo, time, blocks or commit are not what they claim', async () => {
       const body = await commitBody([])
-      for (const bad of [{ rev: 'not-a-tid' }, { repo: 'alice' }, { blocks: 'car' }, { commit: 'bafy' }]) {
+      for (const bad of [{ rev: 'not-a-tid' }, { repo: 'alice' }, { time: 'yesterday' }, { blocks: 'car' }, { commit: 'bafy' }]) {
         const decoded = await decodeFrame(decoder, encodeMessageFrame('#commit', { ...body, ...bad }))
         expect(onlyReject(decoded.items)).toMatchObject({ category: 'frame', seq: 42 })
       }

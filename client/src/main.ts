@@ -1,0 +1,47 @@
+// The dashboard's entry point: wires the SSE stream to the renderers, the chart, the stats panel and the controls.
+import './style.css'
+import { AdminControls } from './admin.js'
+import { RateChart } from './chart.js'
+import { field } from './dom.js'
+import { LiveConnection } from './live.js'
+import { render } from './render.js'
+import { StatsPanel } from './stats.js'
+
+const chart = new RateChart(field<SVGSVGElement>('rate-chart'), {
+  max: field('chart-max'),
+  now: field('chart-now'),
+  peak: field('chart-peak'),
+})
+const stats = new StatsPanel()
+const admin = new AdminControls()
+
+const connection = field('connection')
+const live = new LiveConnection('api/live', {
+  onProgress(payload) {
+    try {
+      render(payload)
+    } catch (err) {
+      // A shape we do not know (a newer server?) must not freeze the page: say so, keep the stream.
+      console.error(err)
+      field('connection-detail').textContent = `could not show an update: ${err instanceof Error ? err.message : String(err)}`
+    }
+    const firehoseRate = 'eventsPerSecond' in payload.firehose ? payload.firehose.eventsPerSecond : 0
+    chart.push({ at: Date.parse(payload.at), backfill: payload.backfill.eventsPerSecond, firehose: firehoseRate })
+    admin.update(payload.backfill)
+    const firehoseProcessed = 'processed' in payload.firehose ? payload.firehose.processed : 0
+    stats.maybeRefresh(payload.backfill.counts.processed + firehoseProcessed)
+    document.body.classList.add('has-data')
+  },
+  onHistory(points) {
+    chart.seed(points)
+  },
+  onConnection(state, detail) {
+    connection.textContent = state
+    connection.dataset.connection = state
+    document.body.dataset.connection = state
+    field('connection-detail').textContent = state === 'live' ? '' : detail
+  },
+})
+
+live.connect()
+void stats.refresh()

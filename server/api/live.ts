@@ -1,0 +1,205 @@
+// GET /api/live: the dashboard's server-sent events. One shared 1 s tick builds one snapshot, serializes it once and
+// writes it to every connected client, so N viewers cost one getProgress() per second, not N. The tick runs only
+// while someone is connected. Clients that go away are dropped on 'close'; clients that cannot keep up skip
+// snapshots (they are state, not a log) and are cut off if they stay blocked; at most `maxClients` at once (503 after).
+//
+// Wire format (text/event-stream):
+//   retry: 3000
+//   event: history        once, on connect: {points: HistoryPoint[]} (the last ~2 minutes of rates, may be empty)
+//   event: progress       on connect and then every second: LivePayload
+//   : keep-alive          a comment every 15 s, so proxies keep the connection open
+import { Router, type Request, type Response } from 'express'
+import type { BackfillProgress, BackfillService } from '../services/backfill.js'
+import type { FirehoseService } from '../services/firehose.js'
+import type { SystemMetrics, SystemSample } from '../services/system-metrics.js'
+
+export type FirehoseStatus = ReturnType<FirehoseService['getStatus']> | { state: 'off' }
+
+export type LivePayload = {
+  /** When the server built this snapshot (ISO 8601). */
+  at: string
+  backfill: BackfillProgress
+  system: SystemSample
+  firehose: FirehoseStatus
+}
+
+/** One point of the events/s chart. */
+export type HistoryPoint = { at: number; backfill: number; firehose: number }
+
+export type LiveSource = () => LivePayload
+
+export type LiveOptions = {
+  intervalMs?: number
+  heartbeatMs?: number
+  maxClients?: number
+  /** How many rate points to keep for late joiners (one per tick). */
+  historyPoints?: number
+  /** A client whose socket stays blocked this long is disconnected. */
+  slowClientMs?: number
+}
+
+type Client = { res: Response; blockedSince: number | null }
+
+/** Builds the snapshot from the running services. */
+export function liveSource(backfill: BackfillService, system: SystemMetrics, firehose: FirehoseService | null): LiveSource {
+  return () => ({
+    at: new Date().toISOString(),
+    backfill: backfill.getProgress(),
+    system: system.sample(),
+    firehose: firehose?.getStatus() ?? { state: 'off' },
+  })
+}
+
+export class LiveHub {
+  private readonly clients = new Set<Client>()
+  private readonly history: HistoryPoint[] = []
+  private tickTimer: NodeJS.Timeout | null = null
+  private heartbeatTimer: NodeJS.Timeout | null = null
+  private latest: { payload: LivePayload; frame: string } | null = null
+  private failing = false
+  private readonly intervalMs: number
+  private readonly heartbeatMs: number
+  private readonly historyPoints: number
+  private readonly slowClientMs: number
+  readonly maxClients: number
+
+  constructor(
+    private readonly source: LiveSource,
+    options: LiveOptions = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? 1000
+    this.heartbeatMs = options.heartbeatMs ?? 15_000
+    this.maxClients = options.maxClients ?? 50
+    this.historyPoints = options.historyPoints ?? 120
+    this.slowClientMs = options.slowClientMs ?? 30_000
+  }
+
+  get clientCount(): number {
+    return this.clients.size
+  }
+
+  handle = (req: Request, res: Response): void => {
+    if (this.clients.size >= this.maxClients) {
+      res
+        .status(503)
+        .set('Retry-After', '10')
+        .json({ error: 'Service Unavailable', message: `too many live dashboard connections (limit ${this.maxClients}); retry later` })
+      return
+    }
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    })
+    res.flushHeaders()
+    req.socket.setNoDelay(true)
+    req.socket.setKeepAlive(true)
+    const client: Client = { res, blockedSince: null }
+    this.clients.add(client)
+    const drop = () => this.remove(client)
+    req.on('close', drop)
+    res.on('close', drop)
+    res.on('error', drop)
+    res.on('drain', () => {
+      client.blockedSince = null
+    })
+
+    // A fresh snapshot for the newcomer right away (also starts the tick if it was idle).
+    const current = this.snapshot()
+    this.write(client, `retry: 3000\n\n`)
+    this.write(client, frame('history', JSON.stringify({ points: this.history })))
+    if (current) this.write(client, current.frame)
+    this.ensureTimers()
+  }
+
+  /** Ends every stream and stops the timers (the server is shutting down). */
+  close(): void {
+    for (const client of [...this.clients]) client.res.end()
+    this.clients.clear()
+    this.stopTimers()
+  }
+
+  private remove(client: Client): void {
+    if (!this.clients.delete(client)) return
+    if (this.clients.size === 0) this.stopTimers()
+  }
+
+  /** A fresh snapshot; if building one fails, the last good one (null if there is none yet). */
+  private snapshot(): { payload: LivePayload; frame: string } | null {
+    try {
+      const payload = this.source()
+      this.latest = { payload, frame: frame('progress', JSON.stringify(payload)) }
+      this.failing = false
+    } catch (err) {
+      // Keep the stream alive on the last good snapshot; the next tick tries again. Logged once per outage.
+      if (!this.failing) console.error(`[LIVE] could not build a snapshot: ${err instanceof Error ? err.message : String(err)}`)
+      this.failing = true
+    }
+    return this.latest
+  }
+
+  private tick = (): void => {
+    const current = this.snapshot()
+    if (!current) return
+    const { payload, frame: text } = current
+    const firehoseRate = 'eventsPerSecond' in payload.firehose ? payload.firehose.eventsPerSecond : 0
+    this.history.push({ at: Date.parse(payload.at), backfill: payload.backfill.eventsPerSecond, firehose: firehoseRate })
+    if (this.history.length > this.historyPoints) this.history.splice(0, this.history.length - this.historyPoints)
+    const now = Date.now()
+    for (const client of [...this.clients]) {
+      if (client.blockedSince !== null) {
+        if (now - client.blockedSince > this.slowClientMs) {
+          client.res.destroy()
+          this.remove(client)
+        }
+        continue
+      }
+      this.write(client, text)
+    }
+  }
+
+  private heartbeat = (): void => {
+    for (const client of [...this.clients]) if (client.blockedSince === null) this.write(client, `: keep-alive\n\n`)
+  }
+
+  private write(client: Client, text: string): void {
+    if (client.res.writableEnded || client.res.destroyed) {
+      this.remove(client)
+      return
+    }
+    if (!client.res.write(text)) client.blockedSince ??= Date.now()
+  }
+
+  private ensureTimers(): void {
+    if (this.clients.size === 0) return
+    if (!this.tickTimer) {
+      this.tickTimer = setInterval(this.tick, this.intervalMs)
+      this.tickTimer.unref()
+    }
+    if (!this.heartbeatTimer) {
+      this.heartbeatTimer = setInterval(this.heartbeat, this.heartbeatMs)
+      this.heartbeatTimer.unref()
+    }
+  }
+
+  private stopTimers(): void {
+    if (this.tickTimer) clearInterval(this.tickTimer)
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    this.tickTimer = null
+    this.heartbeatTimer = null
+  }
+}
+
+function frame(event: string, data: string): string {
+  // JSON.stringify never emits a raw newline, so the data fits on one `data:` line.
+  return `event: ${event}\ndata: ${data}\n\n`
+}
+
+export function liveRoutes(source: LiveSource, options: LiveOptions = {}): Router & { hub: LiveHub } {
+  const hub = new LiveHub(source, options)
+  const router = Router() as Router & { hub: LiveHub }
+  router.get('/api/live', hub.handle)
+  router.hub = hub
+  return router
+}

@@ -1,0 +1,173 @@
+// GET /metrics: Prometheus text from a registry of our own (never prom-client's global one). Everything is read
+// at scrape time from the services' own state: one snapshot of backfill progress, firehose status and the system
+// sample per scrape, so a scrape is consistent and costs nothing between scrapes. Unknown values (no cursor yet)
+// are NaN. Default process and Node.js metrics are included.
+import { Router } from 'express'
+import type pg from 'pg'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import type { BackfillProgress, BackfillState } from '../services/backfill.js'
+import type { FirehoseService, FirehoseState } from '../services/firehose.js'
+import type { SystemSample } from '../services/system-metrics.js'
+
+type FirehoseStatus = ReturnType<FirehoseService['getStatus']>
+
+export type MetricsDeps = {
+  apiPool: pg.Pool
+  backfill: { getProgress(): BackfillProgress }
+  firehose: { getStatus(): FirehoseStatus } | null
+  system: { sample(): SystemSample }
+}
+
+const BACKFILL_STATES: readonly BackfillState[] = ['off', 'idle', 'locating', 'running', 'paused', 'throttled', 'complete', 'failed']
+const FIREHOSE_STATES: readonly FirehoseState[] = ['off', 'starting', 'live', 'failed', 'stopped']
+const OUTCOMES = ['received', 'processed', 'skipped', 'invalid', 'upserted', 'deleted', 'unindexed'] as const
+const MB = 1024 * 1024
+
+type Snapshot = { progress: BackfillProgress; firehose: FirehoseStatus | null; system: SystemSample }
+
+const orNaN = (v: number | null | undefined) => (v === null || v === undefined ? Number.NaN : v)
+
+/** The registry and a function that takes the snapshot the next collection reads. */
+export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot(): void } {
+  const registry = new Registry()
+  let snap: Snapshot | null = null
+  const take = (): Snapshot => {
+    snap = { progress: deps.backfill.getProgress(), firehose: deps.firehose?.getStatus() ?? null, system: deps.system.sample() }
+    return snap
+  }
+  const current = () => snap ?? take()
+
+  const gauge = (name: string, help: string, read: (s: Snapshot) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(current()))
+      },
+    })
+
+  // ---- backfill ----
+  new Counter({
+    name: 'skyfill_backfill_events_total',
+    help: 'Backfill events by outcome since this run started (received from the relay, processed, skipped, invalid = rejected, upserted, deleted, unindexed collection)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      const counts = current().progress.counts
+      this.reset()
+      for (const outcome of OUTCOMES) this.inc({ outcome }, counts[outcome] ?? 0)
+    },
+  })
+  new Gauge({
+    name: 'skyfill_backfill_state',
+    help: 'Backfill state: 1 for the current state, 0 for the others',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const state = current().progress.state
+      for (const s of BACKFILL_STATES) this.set({ state: s }, s === state ? 1 : 0)
+    },
+  })
+  gauge('skyfill_backfill_cursor', 'Seq below which the backfill has written or rejected everything (NaN before it starts)', (s) => orNaN(s.progress.cursor))
+  gauge('skyfill_backfill_head', 'Seq the backfill replays up to (NaN until located)', (s) => orNaN(s.progress.head))
+  gauge('skyfill_backfill_start', 'Seq the backfill window starts after (NaN until located)', (s) => orNaN(s.progress.start))
+  gauge('skyfill_backfill_progress_percent', 'Cursor position between start and head, 0-100 (NaN when unknown)', (s) => orNaN(s.progress.percent))
+  gauge('skyfill_backfill_events_per_second', 'Backfill frames per second over the recent window', (s) => s.progress.eventsPerSecond)
+  gauge('skyfill_backfill_eta_seconds', 'Estimated seconds to reach the head (NaN when unknown)', (s) => orNaN(s.progress.etaSeconds))
+  gauge('skyfill_backfill_gaps', 'Seq ranges the relay skipped during the backfill', (s) => s.progress.gaps.length)
+  gauge('skyfill_backfill_db_ops_in_flight', 'Backfill database operations in flight', (s) => s.progress.db.inUse)
+  gauge('skyfill_backfill_db_ops_limit', 'Most backfill database operations allowed in flight', (s) => s.progress.db.limit)
+  gauge('skyfill_backfill_db_ops_high_water', 'Most backfill database operations ever in flight at once', (s) => s.progress.db.highWater)
+  gauge('skyfill_backfill_database_down', '1 while the backfill cannot reach the database', (s) => (s.progress.db.down ? 1 : 0))
+  gauge('skyfill_backfill_memory_limit_bytes', 'RSS above which the backfill pauses', (s) => s.progress.memory.limitMb * MB)
+  gauge('skyfill_backfill_memory_paused', '1 while the backfill is paused for memory', (s) => (s.progress.memory.paused ? 1 : 0))
+
+  // ---- database pools ----
+  new Gauge({
+    name: 'skyfill_db_pool_connections',
+    help: 'Connections of each database pool: total open, idle, and requests waiting for one',
+    labelNames: ['pool', 'state'],
+    registers: [registry],
+    collect() {
+      const { progress } = current()
+      this.set({ pool: 'api', state: 'total' }, deps.apiPool.totalCount)
+      this.set({ pool: 'api', state: 'idle' }, deps.apiPool.idleCount)
+      this.set({ pool: 'api', state: 'waiting' }, deps.apiPool.waitingCount)
+      this.set({ pool: 'backfill', state: 'total' }, progress.db.poolTotal)
+      this.set({ pool: 'backfill', state: 'waiting' }, progress.db.poolWaiting)
+    },
+  })
+  new Gauge({
+    name: 'skyfill_db_pool_max',
+    help: 'Size limit of each database pool',
+    labelNames: ['pool'],
+    registers: [registry],
+    collect() {
+      this.set({ pool: 'api' }, deps.apiPool.options.max ?? Number.NaN)
+      this.set({ pool: 'backfill' }, current().progress.db.poolSize)
+    },
+  })
+
+  // ---- live firehose ----
+  new Gauge({
+    name: 'skyfill_firehose_state',
+    help: 'Live firehose state: 1 for the current state, 0 for the others',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const state = current().firehose?.state ?? 'off'
+      for (const s of FIREHOSE_STATES) this.set({ state: s }, s === state ? 1 : 0)
+    },
+  })
+  gauge('skyfill_firehose_cursor', 'Seq below which the live firehose has written everything (NaN when off or not started)', (s) => orNaN(s.firehose?.cursor))
+  gauge('skyfill_firehose_events_per_second', 'Live firehose frames per second', (s) => s.firehose?.eventsPerSecond ?? 0)
+  new Counter({
+    name: 'skyfill_firehose_events_total',
+    help: 'Live firehose events by outcome since the process started',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      const f = current().firehose
+      this.reset()
+      this.inc({ outcome: 'received' }, f?.received ?? 0)
+      this.inc({ outcome: 'processed' }, f?.processed ?? 0)
+    },
+  })
+
+  // ---- process (the shared sampler's view, as the dashboard and the governor see it) ----
+  gauge('skyfill_memory_rss_bytes', 'Resident set size, as last sampled', (s) => s.system.rssMb * MB)
+  gauge('skyfill_memory_heap_used_bytes', 'V8 heap in use, as last sampled', (s) => s.system.heapUsedMb * MB)
+  gauge('skyfill_cpu_percent', 'Process CPU over the last sampling interval, percent of one core', (s) => s.system.cpuPercent)
+  new Gauge({
+    name: 'skyfill_event_loop_delay_seconds',
+    help: 'Event-loop delay over the last sampling interval',
+    labelNames: ['stat'],
+    registers: [registry],
+    collect() {
+      const { system } = current()
+      this.set({ stat: 'p50' }, system.loopDelayP50Ms / 1000)
+      this.set({ stat: 'p99' }, system.loopDelayP99Ms / 1000)
+      this.set({ stat: 'max' }, system.loopDelayMaxMs / 1000)
+    },
+  })
+
+  collectDefaultMetrics({ register: registry })
+  return {
+    registry,
+    snapshot() {
+      take()
+    },
+  }
+}
+
+export function metricsRoutes(deps: MetricsDeps): Router {
+  const { registry, snapshot } = createMetrics(deps)
+  const router = Router()
+  router.get('/metrics', async (_req, res) => {
+    snapshot()
+    const text = await registry.metrics()
+    res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(text)
+  })
+  return router
+}
