@@ -20,7 +20,15 @@ import {
 } from './sql.js'
 
 /** `rejected`: bad input kept in rejects; `unsupported`: well-formed events we do not apply, also kept there. */
-export type WriteOutcome = { upserted: number; deleted: number; rejected: number; unsupported: number; unindexed: number }
+export type WriteOutcome = {
+  upserted: number
+  deleted: number
+  rejected: number
+  unsupported: number
+  unindexed: number
+  /** One example per category and reason in this batch, for logging each kind of reject once. */
+  rejectKinds: { category: string; reason: string; seq: number | null }[]
+}
 
 /** Where the cursor goes; `seqAtCommit` is asked just before COMMIT, when it knows what else has committed. */
 export type CursorCommit = { name: string; seqAtCommit: () => number | null }
@@ -39,7 +47,7 @@ function isRetryable(err: unknown): boolean {
 }
 
 function emptyOutcome(): WriteOutcome {
-  return { upserted: 0, deleted: 0, rejected: 0, unsupported: 0, unindexed: 0 }
+  return { upserted: 0, deleted: 0, rejected: 0, unsupported: 0, unindexed: 0, rejectKinds: [] }
 }
 
 function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
@@ -48,6 +56,7 @@ function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
     deleted: a.deleted + b.deleted,
     rejected: a.rejected + b.rejected,
     unsupported: a.unsupported + b.unsupported,
+    rejectKinds: [...a.rejectKinds, ...b.rejectKinds],
     unindexed: a.unindexed + b.unindexed,
   }
 }
@@ -118,6 +127,8 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string)
       r.map((x) => (x.collection === null ? null : safeText(x.collection, 300))),
       r.map((x) => (x.detail === undefined || x.detail === null ? null : JSON.stringify(x.detail))),
     ])
+    const kinds = new Map(r.map((x) => [`${x.category}:${x.reason}`, { category: x.category, reason: x.reason, seq: x.seq }]))
+    outcome.rejectKinds.push(...kinds.values())
     const unsupported = r.filter((x) => x.category === 'unsupported').length
     outcome.unsupported += unsupported
     outcome.rejected += r.length - unsupported

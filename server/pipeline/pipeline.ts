@@ -16,7 +16,7 @@ import { RateMeter } from './rate.js'
 import type { Semaphore } from './semaphore.js'
 import type { FrameSource } from './source.js'
 import type { Throttle } from './throttle.js'
-import type { MemoryWatchdog } from './watchdog.js'
+import { abortableSleep, type MemoryWatchdog } from './watchdog.js'
 
 export type PipelineOptions = {
   /** The cursor's name in the cursors table, and who wrote a reject. */
@@ -70,6 +70,8 @@ export class Pipeline {
   private expectFirstAfterConnect = true
   private sinceMemoryCheck = 0
   private databaseDown = false
+  private readonly loggedRejectKinds = new Set<string>()
+  private readonly loggedInfoNames = new Set<string>()
   private failure: string | null = null
 
   constructor(private readonly opts: PipelineOptions) {
@@ -127,7 +129,7 @@ export class Pipeline {
         if (this.batcher.isFull(opts.throttle.current().batchSize)) await this.dispatch()
         if (++this.sinceMemoryCheck >= MEMORY_CHECK_EVERY) {
           this.sinceMemoryCheck = 0
-          await opts.watchdog?.check()
+          await opts.watchdog?.check(signal)
         }
       }
       if (this.failure === null && this.batcher.size > 0) await this.dispatch()
@@ -167,7 +169,9 @@ export class Pipeline {
           `Source no longer holds events after seq ${this.lastReceivedSeq} (OutdatedCursor${detail}); continuing from its oldest event`,
         )
         this.expectFirstAfterConnect = true
-      } else {
+      } else if (!this.loggedInfoNames.has(frame.name) && this.loggedInfoNames.size < 100) {
+        // A source may repeat an info frame endlessly; one line per name says it all.
+        this.loggedInfoNames.add(frame.name)
         this.opts.log(`Source info ${frame.name}${detail}`)
       }
       return
@@ -197,14 +201,15 @@ export class Pipeline {
     const id = this.tracker.dispatch(batch.lastSeq)
     const task = this.writeUntilDone(batch, id)
       .catch((err) => {
-        this.failure ??= err instanceof Error ? err.message : String(err)
+        // A write cut short by stop() is not a failure: its batch was not committed and will be replayed.
+        if (!this.abort.signal.aborted) this.failure ??= err instanceof Error ? err.message : String(err)
       })
       .finally(() => {
         this.opts.semaphore.release()
         this.inFlight.delete(task)
       })
     this.inFlight.add(task)
-    if (settings.batchDelayMs > 0) await sleep(settings.batchDelayMs, this.abort.signal)
+    if (settings.batchDelayMs > 0) await abortableSleep(settings.batchDelayMs, this.abort.signal)
     if (settings.useIdle) await yieldToEventLoop()
   }
 
@@ -226,7 +231,7 @@ export class Pipeline {
           this.opts.gate.close('database')
           this.opts.log(`Database unavailable (${(err as Error).message}); pausing intake and retrying with backoff`)
         }
-        await sleep(waitMs, this.abort.signal)
+        await abortableSleep(waitMs, this.abort.signal)
       }
     }
     if (this.databaseDown) {
@@ -242,23 +247,26 @@ export class Pipeline {
     this.counts.deleted += outcome.deleted
     this.counts.unindexed += outcome.unindexed
     this.rate.add(batch.frames)
+    this.logNewRejectKinds(outcome)
     this.opts.throttle.observe({ frames: batch.frames, writeMs: Date.now() - started })
+  }
+
+  /**
+   * The first reject of each kind gets a line; the rest are counted and kept in the rejects table. A kind is the
+   * category and the reason with its specifics (numbers, quoted values) blanked, so one bad field is one kind.
+   */
+  private logNewRejectKinds(outcome: WriteOutcome): void {
+    for (const r of outcome.rejectKinds) {
+      const kind = `${r.category}:${r.reason.replace(/"[^"]*"|\d+/g, '_').slice(0, 120)}`
+      if (this.loggedRejectKinds.has(kind) || this.loggedRejectKinds.size >= 500) continue
+      this.loggedRejectKinds.add(kind)
+      const line = r.reason.length > 200 ? `${r.reason.slice(0, 200)}…` : r.reason
+      const verb = r.category === 'unsupported' ? 'Skipped' : 'Rejected'
+      this.opts.log(`${verb} (${r.category}) at seq ${r.seq}: ${line} [first of its kind; all are kept in the rejects table]`)
+    }
   }
 
   private async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight])
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

@@ -23,19 +23,22 @@ export type WatchdogOptions = {
   limitMb: () => number
   log: (line: string) => void
   measureMb?: () => number
-  sleep?: (ms: number) => Promise<void>
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   onPause?: (paused: boolean) => void
 }
 
 export class MemoryWatchdog {
   constructor(private readonly opts: WatchdogOptions) {}
 
-  /** Returns at once when memory is within the limit; otherwise holds the caller (and so intake) until it is. */
-  async check(): Promise<void> {
+  /**
+   * Returns at once when memory is within the limit; otherwise holds the caller (and so intake) until it is, or
+   * until `signal` aborts (a shutdown must not wait for memory to recover).
+   */
+  async check(signal?: AbortSignal): Promise<void> {
     const measure = this.opts.measureMb ?? rssMb
-    const sleep = this.opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)))
+    const sleep = this.opts.sleep ?? abortableSleep
     let waits = 0
-    for (;;) {
+    while (!signal?.aborted) {
       const used = measure()
       const limit = this.opts.limitMb()
       const decision = memoryDecision(used, limit, waits)
@@ -54,8 +57,22 @@ export class MemoryWatchdog {
       }
       const gc = exposedGc()
       if (gc) gc()
-      await sleep(decision.waitMs)
+      await sleep(decision.waitMs, signal)
       waits++
     }
   }
+}
+
+/** A sleep that ends early when `signal` aborts. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }

@@ -1,0 +1,52 @@
+// Runs skyfill in this process against a firehose source, on a fresh database, collecting its log lines.
+import pg from 'pg'
+import { parseConfig } from '../../server/config/index.js'
+import { startSkyfill, type Skyfill } from '../../server/main.js'
+import { testDatabase } from '../harness/db.js'
+import { freePort, type TestDatabase } from '../harness/postgres.js'
+
+export type BackfillRun = {
+  sky: Skyfill
+  db: TestDatabase
+  /** A pool of the test's own on the same database, for assertions. */
+  pool: pg.Pool
+  lines: string[]
+  close(): Promise<void>
+}
+
+export async function startBackfill(relayUrl: string, env: Record<string, string> = {}, existing?: TestDatabase): Promise<BackfillRun> {
+  const db = existing ?? (await testDatabase())
+  const lines: string[] = []
+  const sky = await startSkyfill(
+    parseConfig({
+      DATABASE_URL: db.url,
+      PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      RELAY_URL: relayUrl,
+      FIREHOSE_ENABLED: 'false',
+      BACKFILL_DAYS: '-1',
+      ...env,
+    }),
+    (line) => lines.push(line),
+  )
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 })
+  return {
+    sky,
+    db,
+    pool,
+    lines,
+    async close() {
+      await sky.stop()
+      await pool.end()
+      if (!existing) await db.drop()
+    },
+  }
+}
+
+export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
