@@ -38,15 +38,20 @@ export type Config = {
   warnings: string[]
 }
 
+/** The variable that sets each throttle value, for parsing and for telling the operator what they set. */
+export const THROTTLE_VARS: Record<keyof ThrottleSettings, string> = {
+  batchSize: 'BACKFILL_BATCH_SIZE',
+  batchDelayMs: 'BACKFILL_BATCH_DELAY_MS',
+  maxConcurrent: 'BACKFILL_MAX_CONCURRENT',
+  maxMemoryMb: 'BACKFILL_MAX_MEMORY_MB',
+  useIdle: 'BACKFILL_USE_IDLE',
+  dbPoolSize: 'BACKFILL_DB_POOL_SIZE',
+}
+
 const KNOWN_BACKFILL_VARS = new Set([
   'BACKFILL_DAYS',
   'BACKFILL_PROFILE',
-  'BACKFILL_BATCH_SIZE',
-  'BACKFILL_BATCH_DELAY_MS',
-  'BACKFILL_MAX_CONCURRENT',
-  'BACKFILL_MAX_MEMORY_MB',
-  'BACKFILL_USE_IDLE',
-  'BACKFILL_DB_POOL_SIZE',
+  ...Object.values(THROTTLE_VARS),
   'BACKFILL_MAX_CPU_PERCENT',
   'BACKFILL_MAX_LAG_MS',
   'BACKFILL_SCHEDULE',
@@ -94,12 +99,12 @@ function parseBackfill(env: Env): BackfillConfig {
     return value
   }
   const throttle: ThrottleSettings = {
-    batchSize: pick('batchSize', integer(env, 'BACKFILL_BATCH_SIZE', 1, 10000)),
-    batchDelayMs: pick('batchDelayMs', integer(env, 'BACKFILL_BATCH_DELAY_MS', 0, 600000)),
-    maxConcurrent: pick('maxConcurrent', integer(env, 'BACKFILL_MAX_CONCURRENT', 1, 64)),
-    maxMemoryMb: pick('maxMemoryMb', integer(env, 'BACKFILL_MAX_MEMORY_MB', 64, 1048576)),
-    useIdle: pick('useIdle', boolean(env, 'BACKFILL_USE_IDLE')),
-    dbPoolSize: pick('dbPoolSize', integer(env, 'BACKFILL_DB_POOL_SIZE', 1, 100)),
+    batchSize: pick('batchSize', integer(env, THROTTLE_VARS.batchSize, 1, 10000)),
+    batchDelayMs: pick('batchDelayMs', integer(env, THROTTLE_VARS.batchDelayMs, 0, 600000)),
+    maxConcurrent: pick('maxConcurrent', integer(env, THROTTLE_VARS.maxConcurrent, 1, 64)),
+    maxMemoryMb: pick('maxMemoryMb', integer(env, THROTTLE_VARS.maxMemoryMb, 64, 1048576)),
+    useIdle: pick('useIdle', boolean(env, THROTTLE_VARS.useIdle)),
+    dbPoolSize: pick('dbPoolSize', integer(env, THROTTLE_VARS.dbPoolSize, 1, 100)),
   }
   const scheduleText = raw(env, 'BACKFILL_SCHEDULE')
   return {

@@ -4,7 +4,7 @@
 //
 // States: idle → locating → running ⇄ paused | throttled → complete | failed.
 import type pg from 'pg'
-import type { BackfillConfig } from '../config/index.js'
+import { THROTTLE_VARS, type BackfillConfig } from '../config/index.js'
 import { BatchWriter } from '../indexer/writer.js'
 import type { FrameDecoder } from '../pipeline/decoder/types.js'
 import { PgCursorStore } from '../pipeline/cursor-store.js'
@@ -329,8 +329,13 @@ export class BackfillService {
     const s = this.deps.throttle.current()
     const c = this.deps.config
     const window = c.window === 'all' ? 'everything the source holds' : `${(c.window as { days: number }).days} days`
+    const described = this.deps.throttle.describe()
+    const explicit = (Object.keys(c.explicit) as (keyof typeof THROTTLE_VARS)[]).map((k) => THROTTLE_VARS[k])
     this.log.write('Resource throttling config:')
-    this.log.write(`  profile: ${c.profile} (${this.deps.throttle.describe()})`)
+    this.log.write(
+      `  profile: ${c.profile}${described === c.profile ? '' : ` (${described})`}` +
+        (explicit.length ? `; set explicitly: ${explicit.join(', ')}` : ''),
+    )
     this.log.write(`  window: ${window} from ${this.deps.relay}`)
     this.log.write(`  batch size: ${s.batchSize} events, delay between batches: ${s.batchDelayMs} ms`)
     this.log.write(`  max concurrent DB operations: ${s.maxConcurrent} (pool ${s.dbPoolSize})`)
