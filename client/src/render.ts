@@ -127,10 +127,13 @@ function renderResources({ backfill: p, system: s }: LivePayload): void {
   setLevel('memory-bar', p.memory.paused || (memFraction ?? 0) >= 1 ? 'bad' : (memFraction ?? 0) >= 0.8 ? 'warn' : 'ok')
   field('memory-paused').hidden = !p.memory.paused
 
-  setText('cpu', `${decimal(s.cpuPercent)}%`)
-  setLevel('cpu', s.cpuPercent >= 90 ? 'bad' : s.cpuPercent >= 50 ? 'warn' : 'ok')
+  // With the adaptive governor, use is shown against its budget and judged by it.
+  const budget = p.throttle.budget
+  setText('cpu', budget ? `${decimal(s.cpuPercent)}% of ${count(budget.maxCpuPercent)}% budget` : `${decimal(s.cpuPercent)}%`)
+  const cpuLimit = budget?.maxCpuPercent ?? 90
+  setLevel('cpu', s.cpuPercent >= cpuLimit * (budget ? 1.2 : 1) ? 'bad' : s.cpuPercent >= cpuLimit * (budget ? 1 : 0.55) ? 'warn' : 'ok')
   setText('loop-p50', ms(s.loopDelayP50Ms))
-  setText('loop-p99', ms(s.loopDelayP99Ms))
+  setText('loop-p99', budget ? `${ms(s.loopDelayP99Ms)} of ${count(budget.maxLagMs)} ms budget` : ms(s.loopDelayP99Ms))
   setText('loop-max', ms(s.loopDelayMaxMs))
   setLevel('loop-p99', s.loopDelayP99Ms >= 100 ? 'bad' : s.loopDelayP99Ms >= 30 ? 'warn' : 'ok')
 

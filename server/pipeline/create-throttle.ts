@@ -53,6 +53,10 @@ export class ScheduledThrottle implements Throttle {
     return `schedule → ${this.throttle().describe()}`
   }
 
+  budget() {
+    return this.throttle().budget()
+  }
+
   private throttle(): Throttle {
     const profile = profileAt(this.schedule, this.now())
     if (profile !== this.active) {

@@ -7,9 +7,9 @@
 // keeps the event loop, which is what the lag budget limits.
 import type { ThrottleSettings } from '../config/profiles.js'
 import type { SystemSample } from '../services/system-metrics.js'
-import type { BatchObservation, Throttle } from './throttle.js'
+import type { BatchObservation, Throttle, ThrottleBudget } from './throttle.js'
 
-export type GovernorBudget = { maxCpuPercent: number; maxLagMs: number }
+export type GovernorBudget = ThrottleBudget
 export type GovernorKnobs = { batchSize: number; batchDelayMs: number }
 export type GovernorLimits = { minBatch: number; maxBatch: number; maxDelayMs: number }
 
@@ -88,9 +88,8 @@ export class AdaptiveThrottle implements Throttle {
     return `adaptive: batch ${this.knobs.batchSize}, delay ${this.knobs.batchDelayMs} ms; budget ${b.maxCpuPercent}% CPU, ${b.maxLagMs} ms lag; using ${this.lastSample.cpuPercent}% CPU, ${this.lastSample.loopDelayP99Ms} ms lag`
   }
 
-  /** Budget against use, for the dashboard. */
-  status() {
-    return { budget: this.opts.budget, use: this.lastSample, knobs: this.knobs }
+  budget(): ThrottleBudget {
+    return this.opts.budget
   }
 
   private maybeStep(): void {

@@ -11,7 +11,11 @@ export interface Throttle {
   observe(observation: BatchObservation): void
   /** A short label for logs and the dashboard, e.g. 'background' or 'adaptive (batch 120, delay 40 ms)'. */
   describe(): string
+  /** The resource budget the throttle steers by, when it steers by one (the adaptive governor). */
+  budget(): ThrottleBudget | null
 }
+
+export type ThrottleBudget = { maxCpuPercent: number; maxLagMs: number }
 
 export class StaticThrottle implements Throttle {
   constructor(
@@ -27,5 +31,9 @@ export class StaticThrottle implements Throttle {
 
   describe(): string {
     return this.label
+  }
+
+  budget(): null {
+    return null
   }
 }

@@ -35,7 +35,15 @@ export type BackfillProgress = {
   etaSeconds: number | null
   memory: { rssMb: number; heapUsedMb: number; limitMb: number; paused: boolean }
   db: { inUse: number; limit: number; highWater: number; poolSize: number; poolTotal: number; poolWaiting: number; down: boolean }
-  throttle: { profile: string; describe: string; batchSize: number; batchDelayMs: number; useIdle: boolean }
+  throttle: {
+    profile: string
+    describe: string
+    batchSize: number
+    batchDelayMs: number
+    useIdle: boolean
+    /** The adaptive governor's budget (CPU % of one core, event-loop delay), shown against use; null otherwise. */
+    budget: { maxCpuPercent: number; maxLagMs: number } | null
+  }
   pausedBy: string[]
   gaps: Gap[]
   startedAt: string | null
@@ -174,6 +182,7 @@ export class BackfillService {
         batchSize: settings.batchSize,
         batchDelayMs: settings.batchDelayMs,
         useIdle: settings.useIdle,
+        budget: this.deps.throttle.budget(),
       },
       pausedBy: [...this.gate.closedBy, ...(this.memoryPaused ? ['memory'] : [])],
       gaps: p ? [...p.gaps] : [],

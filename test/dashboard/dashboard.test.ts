@@ -146,9 +146,12 @@ describe('rendering BackfillProgress delivered over SSE', () => {
         etaSeconds: 125,
         counts: { received: 7100, processed: 7000, skipped: 60, invalid: 4, upserted: 6500, deleted: 20, unindexed: 5 },
         eventsPerSecond: 1500,
-        throttle: { profile: 'adaptive', describe: 'adaptive: cpu 14% of 15%', batchSize: 200, batchDelayMs: 40, useIdle: true },
+        throttle: { profile: 'adaptive', describe: 'adaptive: cpu 14% of 15%', batchSize: 200, batchDelayMs: 40, useIdle: true, budget: { maxCpuPercent: 15, maxLagMs: 20 } },
       })
       s = await dash.waitFor((x) => x.percent === 70)
+      // The governor's budget is shown against use.
+      expect(s.cpu).toBe('12.5% of 15% budget')
+      expect(s.loopP99).toBe('4.80 ms of 20 ms budget')
       expect(s.state).toBe('throttled')
       expect(s.stateDetail).toBe('Running, throttled: 40 ms between batches of 200 events (adaptive: cpu 14% of 15%).')
       expect(s.counts).toEqual({ received: 7100, processed: 7000, skipped: 60, invalid: 4 })

@@ -27,7 +27,7 @@ export function progressFixture(overrides: Partial<BackfillProgress> = {}): Back
     etaSeconds: 9,
     memory: { rssMb: 180, heapUsedMb: 95, limitMb: 512, paused: false },
     db: { inUse: 2, limit: 4, highWater: 4, poolSize: 5, poolTotal: 4, poolWaiting: 0, down: false },
-    throttle: { profile: 'background', describe: 'background', batchSize: 500, batchDelayMs: 0, useIdle: true },
+    throttle: { profile: 'background', describe: 'background', batchSize: 500, batchDelayMs: 0, useIdle: true, budget: null },
     pausedBy: [],
     gaps: [],
     startedAt: iso(60_000),

@@ -57,6 +57,8 @@ export type DashboardSnapshot = {
   logs: string[]
   memory: { rssMb: number | null; limit: string }
   cpuPercent: number | null
+  /** The CPU cell as shown, e.g. '12.5%' or '12.5% of 15% budget'. */
+  cpu: string
   loopP99: string
   db: { inUse: number | null; limit: number | null }
   firehoseState: string
@@ -176,6 +178,7 @@ export async function openDashboard(
       logs: raw.logs,
       memory: { rssMb: parseShown(v.rss), limit: v['memory-limit'] ?? '' },
       cpuPercent: parseShown(v.cpu),
+      cpu: v.cpu ?? '',
       loopP99: v['loop-p99'] ?? '',
       db: { inUse: parseShown(v['db-in-use']), limit: parseShown(v['db-limit']) },
       firehoseState: v['firehose-state'] ?? '',
