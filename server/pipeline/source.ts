@@ -132,13 +132,7 @@ export class WebSocketSource implements FrameSource {
     this.closed = true
     if (this.stallTimer) clearInterval(this.stallTimer)
     if (this.retryTimer) clearTimeout(this.retryTimer)
-    const ws = this.ws
-    this.ws = null
-    if (ws) {
-      ws.removeAllListeners()
-      ws.on('error', () => {})
-      ws.terminate()
-    }
+    this.discardSocket()
     this.waiter?.({ kind: 'closed' })
   }
 
@@ -190,15 +184,19 @@ export class WebSocketSource implements FrameSource {
     })
   }
 
-  private dropConnection(reason: string, delayOverrideMs?: number): void {
-    if (this.closed) return
+  /** Forgets the current socket; late events from it (an error while closing) are ignored. */
+  private discardSocket(): void {
     const ws = this.ws
     this.ws = null
-    if (ws) {
-      ws.removeAllListeners()
-      ws.on('error', () => {})
-      ws.terminate()
-    }
+    if (!ws) return
+    ws.removeAllListeners()
+    ws.on('error', () => {})
+    ws.terminate()
+  }
+
+  private dropConnection(reason: string, delayOverrideMs?: number): void {
+    if (this.closed) return
+    this.discardSocket()
     // What is still buffered will be fetched again from the consumer's cursor, in order.
     this.buffer.length = 0
     this.bufferedBytes = 0
