@@ -42,17 +42,17 @@ function feedSql(filter: string): string {
   const sql = `
     SELECT i.kind, i.uri, i.cid, i.post_uri, i.indexed_at, i.reply_parent, i.reply_root, ${sortKeySql('i.ts')} AS sort_key
       FROM (
-        (SELECT 'post' AS kind, p.uri, p.cid, p.uri AS post_uri, p.indexed_at, p.reply_parent, p.reply_root, p.created_at AS ts
+        (SELECT 'post' AS kind, p.uri, p.cid, p.uri AS post_uri, p.indexed_at, p.reply_parent, p.reply_root, p.sort_at AS ts
            FROM posts p
-          WHERE p.did = $1 AND ${afterCursorSql('p.created_at', 'p.uri', 2, 3)} AND ${f.posts}
-          ORDER BY p.created_at DESC, p.uri ASC
+          WHERE p.did = $1 AND ${afterCursorSql('p.sort_at', 'p.uri', 2, 3)} AND ${f.posts}
+          ORDER BY p.sort_at DESC, p.uri ASC
           LIMIT $4)
         UNION ALL
-        (SELECT 'repost', r.uri, r.cid, r.subject_uri, r.indexed_at, sp.reply_parent, sp.reply_root, r.created_at
+        (SELECT 'repost', r.uri, r.cid, r.subject_uri, r.indexed_at, sp.reply_parent, sp.reply_root, r.sort_at
            FROM reposts r
            LEFT JOIN posts sp ON sp.uri = r.subject_uri
-          WHERE r.did = $1 AND ${afterCursorSql('r.created_at', 'r.uri', 2, 3)} AND ${f.reposts ? 'TRUE' : 'FALSE'}
-          ORDER BY r.created_at DESC, r.uri ASC
+          WHERE r.did = $1 AND ${afterCursorSql('r.sort_at', 'r.uri', 2, 3)} AND ${f.reposts ? 'TRUE' : 'FALSE'}
+          ORDER BY r.sort_at DESC, r.uri ASC
           LIMIT $4)
       ) i
      ORDER BY i.ts DESC, i.uri ASC

@@ -26,10 +26,12 @@ CREATE TABLE posts (
   embed_uri text COLLATE "C",
   langs jsonb,
   created_at timestamptz NOT NULL,
+  -- Where the post sorts in feeds: createdAt, or the frame's sequencing time when createdAt claims a later one.
+  sort_at timestamptz NOT NULL,
   record jsonb NOT NULL,
   indexed_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX posts_did_idx ON posts (did, created_at DESC, uri);
+CREATE INDEX posts_did_idx ON posts (did, sort_at DESC, uri);
 CREATE INDEX posts_reply_parent_idx ON posts (reply_parent);
 CREATE INDEX posts_reply_root_idx ON posts (reply_root);
 CREATE INDEX posts_embed_uri_idx ON posts (embed_uri) WHERE embed_uri IS NOT NULL;
@@ -59,10 +61,11 @@ CREATE TABLE reposts (
   subject_uri text COLLATE "C" NOT NULL,
   subject_cid text NOT NULL,
   created_at timestamptz NOT NULL,
+  sort_at timestamptz NOT NULL,
   indexed_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX reposts_subject_idx ON reposts (subject_uri, created_at DESC, uri);
-CREATE INDEX reposts_did_idx ON reposts (did, created_at DESC, uri);
+CREATE INDEX reposts_did_idx ON reposts (did, sort_at DESC, uri);
 
 CREATE TABLE follows (
   uri text COLLATE "C" PRIMARY KEY,

@@ -27,6 +27,14 @@ export function createdAt(record: RecordValue): string {
   return value
 }
 
+/**
+ * When a post or repost sorts in a feed: its createdAt, unless that claims a time after the frame was sequenced
+ * (an author can write any createdAt; a post dated 2099 must not stay on top of every feed).
+ */
+export function sortAt(createdAtIso: string, frameTime: string): string {
+  return Date.parse(frameTime) < Date.parse(createdAtIso) ? new Date(frameTime).toISOString() : createdAtIso
+}
+
 export function optionalCreatedAt(record: RecordValue): string | null {
   const value = optionalText(record, 'createdAt')
   return value === null ? null : toTimestamp(value)

@@ -1,6 +1,6 @@
 import type { RecordValue } from '../../pipeline/events.js'
 import { toLexJson } from '../lex-json.js'
-import { createdAt, optionalText, text } from './fields.js'
+import { createdAt, optionalText, sortAt, text } from './fields.js'
 import type { RecordModule } from './types.js'
 
 export const post: RecordModule = {
@@ -13,17 +13,20 @@ export const post: RecordModule = {
     embed_uri: 'text',
     langs: 'jsonb',
     created_at: 'timestamptz',
+    sort_at: 'timestamptz',
     record: 'jsonb',
   },
-  toRow({ record }) {
+  toRow({ record, time }) {
     const json = toLexJson(record) as Record<string, unknown>
+    const created = createdAt(record)
     return {
       text: text(record, 'text'),
       reply_root: optionalText(record, 'reply/root/uri'),
       reply_parent: optionalText(record, 'reply/parent/uri'),
       embed_uri: quotedUri(record),
       langs: Array.isArray(json.langs) ? json.langs : null,
-      created_at: createdAt(record),
+      created_at: created,
+      sort_at: sortAt(created, time),
       record: json,
     }
   },

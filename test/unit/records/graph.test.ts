@@ -19,7 +19,7 @@ describe('like and repost', () => {
   it('map a repost to the reposted post and its CID, ignoring the via ref', () => {
     const via = { uri: `at://${BOB}/app.bsky.feed.repost/3l6oxxxbbbb2c`, cid: POST_CID }
     const op = createOp('app.bsky.feed.repost', { ...SAMPLES['app.bsky.feed.repost'], via })
-    expect(repost.toRow(op)).toEqual({ subject_uri: POST_URI, subject_cid: POST_CID, created_at: CREATED_AT })
+    expect(repost.toRow(op)).toEqual({ subject_uri: POST_URI, subject_cid: POST_CID, created_at: CREATED_AT, sort_at: CREATED_AT })
   })
 
   it('reject a like without a subject, naming the field', () => {

@@ -20,8 +20,15 @@ describe('post.toRow', () => {
       embed_uri: null,
       langs: ['en', 'pt-BR'],
       created_at: CREATED_AT,
+      sort_at: CREATED_AT,
       record: { $type: 'app.bsky.feed.post', text: 'first light', langs: ['en', 'pt-BR'], createdAt: CREATED_AT },
     })
+  })
+
+  it('sorts a post dated in the future at the time its frame was sequenced', () => {
+    const row = rowFor({ text: 'from the future', createdAt: '2099-01-01T00:00:00.000Z' })
+    expect(row.created_at).toBe('2099-01-01T00:00:00.000Z')
+    expect(row.sort_at).toBe('2024-10-15T09:30:01.214Z')
   })
 
   it('leaves langs null when the post declares none', () => {

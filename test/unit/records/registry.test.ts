@@ -10,7 +10,11 @@ const schema = readFileSync(new URL('../../../server/db/migrations/001_init.sql'
 function tableColumns(table: string): [string, string][] {
   const body = schema.match(new RegExp(`CREATE TABLE ${table} \\(\\n([\\s\\S]*?)\\n\\);`))?.[1]
   if (body === undefined) throw new Error(`no CREATE TABLE ${table} in 001_init.sql`)
-  const columns = body.split('\n').map((line) => line.trim().split(/\s+/))
+  const columns = body
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => !line.startsWith('--'))
+    .map((line) => line.split(/\s+/))
   return columns.filter(([name]) => !HEADER.has(name)).map(([name, type]) => [name, type.replace(/,$/, '')])
 }
 
