@@ -19,18 +19,21 @@ export function createCommitRunner(seed: string, workers: number): CommitRunner 
 class InlineRunner implements CommitRunner {
   private readonly committer: Committer
   private tail: Promise<unknown> = Promise.resolve()
+  private closed = false
 
   constructor(seed: string) {
     this.committer = new Committer(seed)
   }
 
   run(job: CommitterJob): Promise<CommitterResult> {
-    const result = this.tail.then(() => this.committer.run(job))
+    const result = this.tail.then(() => (this.closed ? Promise.reject(new Error('commit runner closed')) : this.committer.run(job)))
     this.tail = result.catch(() => undefined)
     return result
   }
 
   async close(): Promise<void> {
+    // Jobs still queued behind an abandoned stream are dropped rather than signed for nothing.
+    this.closed = true
     await this.tail
   }
 }

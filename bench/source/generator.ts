@@ -42,7 +42,10 @@ export async function* generateWorkload(opts: GenerateOptions): AsyncGenerator<G
   let head = 0
   try {
     for await (const event of planWorkload(opts)) {
-      window.push(toFrames(event))
+      const frames = toFrames(event)
+      // Only the head is awaited; a failure further back surfaces when it gets there, or not at all if abandoned.
+      frames.catch(() => undefined)
+      window.push(frames)
       if (window.length - head >= WINDOW) {
         yield* await window[head++]
         if (head >= WINDOW) {

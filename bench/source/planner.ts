@@ -105,21 +105,23 @@ class Planner {
   }
 
   async *run(): AsyncGenerator<PlannedEvent> {
+    const { events, accounts } = this.opts
     const statuses = endStatusCounts(this.opts)
-    const endFrames = Math.min(this.opts.accounts, Object.values(statuses).reduce((a, b) => a + b, 0))
-    const bodyEnd = this.opts.events - endFrames
+    const endFrames = Object.values(statuses).reduce((a, b) => a + b, 0)
+    // Only accounts that exist can end with a status frame; the rest of the stream is theirs to fill.
+    const bodyEnd = (created: number) => events - Math.min(endFrames, created)
     // Accounts join over the first half of the stream, so later frames are mostly activity among many repos.
-    const deadline = Math.min(bodyEnd, Math.max(FRAMES_PER_ACCOUNT_CREATION * this.opts.accounts, Math.floor(bodyEnd / 2)))
-    while (this.seq < bodyEnd) {
-      const remaining = this.opts.accounts - this.actors.length
-      const fits = this.seq + FRAMES_PER_ACCOUNT_CREATION <= bodyEnd
+    const deadline = Math.max(FRAMES_PER_ACCOUNT_CREATION * accounts, Math.floor(bodyEnd(accounts) / 2))
+    while (this.seq < bodyEnd(this.actors.length)) {
+      const remaining = accounts - this.actors.length
+      const fits = this.seq + FRAMES_PER_ACCOUNT_CREATION <= bodyEnd(this.actors.length + 1)
       const pCreate = (FRAMES_PER_ACCOUNT_CREATION * remaining) / Math.max(1, deadline - this.seq)
       if (remaining > 0 && fits && (this.actors.length === 0 || this.rng.chance(pCreate))) {
         yield this.createAccount()
       } else if (this.actors.length > 0) {
         yield await this.activity()
       } else {
-        break
+        throw new Error(`${events} events are too few to create an account (${FRAMES_PER_ACCOUNT_CREATION} frames)`)
       }
     }
     yield* this.endStatuses(statuses)

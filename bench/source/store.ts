@@ -3,7 +3,7 @@
 // length then its bytes), `.idx` (the byte offset of every frame, for cursors) and `.json` (the manifest, written
 // last, so a half-written workload is never mistaken for a complete one).
 import { createHash } from 'node:crypto'
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { SyntheticAccount } from './accounts.js'
@@ -119,9 +119,12 @@ async function writeFrames(path: string, frames: AsyncIterable<GeneratedFrame>) 
     }
     await file.write(chunk, 0, used)
     written += used
-  } finally {
+  } catch (err) {
     await file.close()
+    await rm(`${tmp}.frames`, { force: true })
+    throw err
   }
+  await file.close()
   await writeFile(`${tmp}.idx`, new Uint8Array(Float64Array.from(offsets).buffer))
   await rename(`${tmp}.frames`, `${path}.frames`)
   await rename(`${tmp}.idx`, `${path}.idx`)
