@@ -96,15 +96,20 @@ describe('the concurrency limit', () => {
     const sampler = new pg.Pool({ connectionString: run.db.url, max: 1 })
     try {
       let peak = 0
+      let apiBusy = 0
       let samples = 0
       while (run.sky.backfill.getProgress().state !== 'complete') {
         const { rows } = await sampler.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE application_name = 'skyfill-backfill' AND state IN ('active', 'idle in transaction')`,
+          `SELECT count(*) FILTER (WHERE application_name = 'skyfill-backfill')::int AS backfill,
+                  count(*) FILTER (WHERE application_name = 'skyfill-api')::int AS api
+             FROM pg_stat_activity WHERE state IN ('active', 'idle in transaction')`,
         )
-        peak = Math.max(peak, rows[0].n)
+        peak = Math.max(peak, rows[0].backfill)
+        apiBusy += rows[0].api
         samples++
       }
+      // Invariant 6: nothing asked the API, so the API's pool never worked: the backfill used only its own.
+      expect(apiBusy).toBe(0)
       expect(samples).toBeGreaterThan(20)
       expect(peak).toBeGreaterThanOrEqual(1)
       expect(peak).toBeLessThanOrEqual(2)
