@@ -13,9 +13,9 @@ import { Pipeline, type PipelineCounts, type Gap } from '../pipeline/pipeline.js
 import { Semaphore } from '../pipeline/semaphore.js'
 import { WebSocketSource, sourceEventLine, type SourceEvent } from '../pipeline/source.js'
 import type { Throttle } from '../pipeline/throttle.js'
-import { MemoryWatchdog, rssMb } from '../pipeline/watchdog.js'
+import { MemoryWatchdog, abortableSleep, rssMb } from '../pipeline/watchdog.js'
 import { findCursorAt, findHead, findOldest } from './backfill/locate.js'
-import { createProbe } from './backfill/probe.js'
+import { SourceUnreachable, createProbe } from './backfill/probe.js'
 import { sameRun, type RunMeta } from './backfill/run-state.js'
 import { ServiceLog, type LogLine } from './log.js'
 
@@ -79,6 +79,7 @@ export class BackfillService {
   private error: string | null = null
   private running: Promise<void> | null = null
   private stopping = false
+  private readonly stopSignal = new AbortController()
   private progressTimer: NodeJS.Timeout | null = null
   private lastProgress: { at: number; cursor: number | null } | null = null
   private lastMemoryLogAt = 0
@@ -111,6 +112,7 @@ export class BackfillService {
 
   async stop(): Promise<void> {
     this.stopping = true
+    this.stopSignal.abort()
     this.pipeline?.stop()
     await this.source?.close()
     await this.running
@@ -220,7 +222,9 @@ export class BackfillService {
         cursor = stored.seq ?? stored.meta.startCursor
         this.log.write(`Resuming from cursor ${cursor} toward head ${stored.meta.headSeq} (run started ${stored.meta.startedAt})`)
       } else {
-        this.meta = await this.locate()
+        const located = await this.locateUntilReachable()
+        if (!located) return
+        this.meta = located
         cursor = this.meta.startCursor
         await store.reset(cursor, this.meta)
       }
@@ -238,6 +242,24 @@ export class BackfillService {
     } finally {
       this.announceHead(null)
       this.stopProgressTimer()
+    }
+  }
+
+  /**
+   * Locating needs the source; one that cannot be reached yet (network down at boot) is retried with backoff rather
+   * than failing the run. Returns null when stopped meanwhile.
+   */
+  private async locateUntilReachable(): Promise<RunMeta | null> {
+    for (let failures = 1; ; failures++) {
+      try {
+        return await this.locate()
+      } catch (err) {
+        if (!(err instanceof SourceUnreachable) || this.stopping) throw err
+        const waitMs = Math.min(60_000, 1000 * 2 ** Math.min(failures - 1, 6))
+        this.log.write(`Could not locate the window: ${err.message}; retrying in ${waitMs / 1000} s`)
+        await abortableSleep(waitMs, this.stopSignal.signal)
+        if (this.stopping) return null
+      }
     }
   }
 

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateFrames, type GeneratedFrame } from '../../bench/source/generator.js'
 import { startSyntheticFirehose, type SyntheticFirehose } from '../../bench/source/server.js'
-import { startBackfill } from '../support/backfill.js'
+import { freePort } from '../harness/postgres.js'
+import { startBackfill, until } from '../support/backfill.js'
 
 const DAY = 86_400_000
 const EVENTS = 3000
@@ -69,6 +70,22 @@ describe('the backfill window', () => {
     } finally {
       await run.close()
       await source.close()
+      source = null
+    }
+  })
+
+  it('retries locating the window until the source can be reached, then completes', async () => {
+    const port = await freePort()
+    const run = await startBackfill(`ws://127.0.0.1:${port}`, { BACKFILL_DAYS: '3', BACKFILL_PROFILE: 'max' })
+    try {
+      await until(() => run.lines.some((l) => /\[BACKFILL\] Could not locate the window: could not reach .*; retrying in 1 s/.test(l)), 10_000, 'a retry line')
+      expect(run.sky.backfill.getProgress().state).toBe('locating')
+      source = await startSyntheticFirehose({ frames, port })
+      await run.sky.backfill.whenDone()
+      expect(run.sky.backfill.getProgress().state).toBe('complete')
+    } finally {
+      await run.close()
+      await source?.close()
       source = null
     }
   })

@@ -14,6 +14,14 @@ export type ProbeResult =
 
 export type Probe = (cursor: number | null) => Promise<ProbeResult>
 
+/** The source could not be reached at all (as opposed to answering something unexpected). */
+export class SourceUnreachable extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'SourceUnreachable'
+  }
+}
+
 export type ProbeOptions = {
   service: string
   decoder: FrameDecoder
@@ -69,6 +77,6 @@ export function createProbe(opts: ProbeOptions): Probe {
       })
       // A source that hangs up without a frame has nothing after the cursor.
       ws.on('close', () => finish({ kind: 'empty' }))
-      ws.on('error', (err) => finish(new Error(`could not reach ${opts.service}: ${err.message}`)))
+      ws.on('error', (err) => finish(new SourceUnreachable(`could not reach ${opts.service}: ${err.message}`)))
     })
 }
