@@ -1,7 +1,6 @@
 // `npm start`: read the environment once, start, and shut down cleanly on SIGINT/SIGTERM.
 import 'dotenv/config'
 import { ConfigError, parseConfig, type Config } from './config/index.js'
-import { startSkyfill } from './main.js'
 
 let config: Config
 try {
@@ -15,6 +14,8 @@ try {
 }
 
 try {
+  // Loaded only once the configuration is known to be good, so a typo is reported at once.
+  const { startSkyfill } = await import('./main.js')
   const skyfill = await startSkyfill(config)
   let stopping = false
   const shutdown = async (signal: string) => {

@@ -25,5 +25,12 @@ export function createPool(databaseUrl: string, role: PoolRole, max: number): pg
   })
   // An idle client's connection dying (database restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {})
+  // Nor may a checked-out one's (pool.connect(): the writer's transactions, /api/stats): pg emits 'error' on the
+  // client itself when its connection ends unexpectedly, and pg-pool listens only while the client is idle. The
+  // query in flight fails anyway (and a later one with "not queryable"), which callers treat as the database being
+  // unavailable and release the client as broken.
+  pool.on('connect', (client) => {
+    client.on('error', () => {})
+  })
   return pool
 }

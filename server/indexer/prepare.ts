@@ -9,6 +9,7 @@ import { moduleFor } from './records/index.js'
 import { RecordRejection, type ColumnValue, type RecordModule } from './records/types.js'
 import { validateRecord } from './validate.js'
 import { boundedDetail } from './detail.js'
+import { TimeSlice } from '../pipeline/time-slice.js'
 
 export type RowWrite = {
   uri: string
@@ -61,7 +62,7 @@ function latestPerKey<T extends { did: string; seq: number }>(items: T[]): T[] {
 
 function rejectRow(r: Reject, lastSeq: number | null): RejectRow {
   return {
-    seq: r.seq ?? lastSeq,
+    seq: r.seq ?? r.seqBefore ?? lastSeq,
     seqKnown: r.seq !== null,
     category: r.category,
     reason: r.reason,
@@ -88,7 +89,9 @@ function recordReject(op: RecordOp, reason: string, record: unknown): RejectRow 
 /**
  * @param lastSeq the highest seq of the batch, recorded for rejects of frames too broken to tell their own seq.
  */
-export function prepareBatch(items: readonly PipelineItem[], lastSeq: number | null): WritePlan {
+export async function prepareBatch(items: readonly PipelineItem[], lastSeq: number | null): Promise<WritePlan> {
+  // Validating a few thousand records takes long enough to be felt by HTTP requests: yield now and then.
+  const slice = new TimeSlice()
   const dids = new Set<string>()
   const handles: WritePlan['handles'] = []
   const statuses: WritePlan['statuses'] = []
@@ -138,6 +141,7 @@ export function prepareBatch(items: readonly PipelineItem[], lastSeq: number | n
     return t
   }
   for (const op of winners.values()) {
+    if (slice.due()) await slice.yield()
     const module = moduleFor(op.collection)!
     if (op.kind === 'delete') {
       tableFor(module).deletes.push({ uri: op.uri, did: op.did, rev: op.rev, seq: op.seq })

@@ -7,6 +7,7 @@ import type { PipelineItem } from '../pipeline/events.js'
 import { RECORD_MODULES } from './records/index.js'
 import { prepareBatch, type WritePlan } from './prepare.js'
 import { boundedDetail, safeText } from './detail.js'
+import { lockBatch } from './write-locks.js'
 import {
   ADVANCE_CURSOR_SQL,
   COUNT_UNINDEXED_SQL,
@@ -144,6 +145,10 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string)
   return outcome
 }
 
+function* recordUris(items: readonly PipelineItem[]): Generator<string> {
+  for (const item of items) if (item.kind === 'create' || item.kind === 'update' || item.kind === 'delete') yield item.uri
+}
+
 export class BatchWriter {
   constructor(
     private readonly pool: pg.Pool,
@@ -152,20 +157,26 @@ export class BatchWriter {
   ) {}
 
   async write(items: readonly PipelineItem[], lastSeq: number | null, cursor: CursorCommit | null): Promise<WriteOutcome> {
+    // Batches in flight at once must not interleave on a record (see write-locks.ts).
+    const unlock = await lockBatch(recordUris(items), items.some((i) => i.kind === 'account' && i.status === 'deleted'))
     try {
-      return await this.transaction(prepareBatch(items, lastSeq), cursor)
-    } catch (err) {
-      if (!isDataError(err)) throw err
+      try {
+        return await this.transaction(await prepareBatch(items, lastSeq), cursor)
+      } catch (err) {
+        if (!isDataError(err)) throw err
+      }
+      const outcome = await this.isolate(items, lastSeq)
+      if (cursor) await this.transaction(await prepareBatch([], lastSeq), cursor)
+      return outcome
+    } finally {
+      unlock()
     }
-    const outcome = await this.isolate(items, lastSeq)
-    if (cursor) await this.transaction(prepareBatch([], lastSeq), cursor)
-    return outcome
   }
 
   /** Splits a batch Postgres refused until each refused op stands alone and can be recorded as a reject. */
   private async isolate(items: readonly PipelineItem[], lastSeq: number | null): Promise<WriteOutcome> {
     try {
-      return await this.transaction(prepareBatch(items, lastSeq), null)
+      return await this.transaction(await prepareBatch(items, lastSeq), null)
     } catch (err) {
       if (!isDataError(err)) throw err
       if (items.length > 1) {
@@ -185,7 +196,7 @@ export class BatchWriter {
         reason: `database refused the record: ${(err as Error).message}`,
         detail: boundedDetail('record' in item ? item.record : item),
       }
-      return this.transaction(prepareBatch([reject], lastSeq), null)
+      return this.transaction(await prepareBatch([reject], lastSeq), null)
     }
   }
 

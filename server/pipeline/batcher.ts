@@ -9,13 +9,18 @@ export class Batcher {
   private frames = 0
   private firstSeq: number | null = null
   private lastSeq: number | null = null
+  /** The last seq added, across batches: where a frame too broken to tell its own seq was in the stream. */
+  private lastSeen: number | null = null
 
   add(frame: DecodedFrame): void {
-    for (const item of frame.items) this.items.push(item)
+    for (const item of frame.items) {
+      this.items.push(frame.seq === null && item.kind === 'reject' && item.seq === null ? { ...item, seqBefore: this.lastSeen } : item)
+    }
     this.frames++
     if (frame.seq !== null) {
       if (this.firstSeq === null) this.firstSeq = frame.seq
       this.lastSeq = frame.seq
+      this.lastSeen = frame.seq
     }
   }
 

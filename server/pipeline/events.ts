@@ -38,6 +38,8 @@ export type Reject = {
   kind: 'reject'
   /** null when the frame was too broken to tell its seq; the writer records the last seq seen before it. */
   seq: number | null
+  /** For a reject without a seq: the seq of the last frame before its own, set by the batcher. */
+  seqBefore?: number | null
   time: string | null
   did: string | null
   uri: string | null

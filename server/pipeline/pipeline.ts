@@ -13,6 +13,7 @@ import type { FrameDecoder } from './decoder/types.js'
 import type { ControlFrame, DecodedFrame } from './events.js'
 import type { IntakeGate } from './gate.js'
 import { RateMeter } from './rate.js'
+import { TimeSlice } from './time-slice.js'
 import type { Semaphore } from './semaphore.js'
 import type { FrameSource } from './source.js'
 import type { Throttle } from './throttle.js'
@@ -69,6 +70,7 @@ export class Pipeline {
   private lastReceivedSeq: number | null
   private expectFirstAfterConnect = true
   private sinceMemoryCheck = 0
+  private readonly slice = new TimeSlice()
   private databaseDown = false
   private readonly loggedRejectKinds = new Set<string>()
   private readonly loggedInfoNames = new Set<string>()
@@ -127,6 +129,7 @@ export class Pipeline {
         }
         this.accept(result.frame)
         if (this.batcher.isFull(opts.throttle.current().batchSize)) await this.dispatch()
+        if (this.slice.due()) await this.slice.yield()
         if (++this.sinceMemoryCheck >= MEMORY_CHECK_EVERY) {
           this.sinceMemoryCheck = 0
           await opts.watchdog?.check(signal)
@@ -225,7 +228,8 @@ export class Pipeline {
       } catch (err) {
         if (!isDatabaseUnavailable(err)) throw err
         if (this.abort.signal.aborted) throw new Error(`stopped while the database was unavailable: ${(err as Error).message}`)
-        const waitMs = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5))
+        // Capped low: an outage should end for the backfill within seconds of the database coming back.
+        const waitMs = Math.min(5_000, 1000 * 2 ** Math.min(attempt, 3))
         if (!this.databaseDown) {
           this.databaseDown = true
           this.opts.gate.close('database')

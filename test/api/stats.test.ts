@@ -77,6 +77,7 @@ describe('GET /api/stats', () => {
   })
 
   it('reports big tables from planner estimates, marked as not exact', async () => {
+    const before = Date.now()
     await sql(
       server.db.url,
       `INSERT INTO likes (uri, did, rkey, rev, cid, seq, subject_uri, subject_cid, created_at)
@@ -89,7 +90,13 @@ describe('GET /api/stats', () => {
        SELECT n, 'bulk', CASE WHEN n % 4 = 0 THEN 'car' ELSE 'record' END, 'bulk' FROM generate_series(1, 120000) AS n`,
     )
     await sql(server.db.url, 'ANALYZE likes, rejects')
-    const body = await stats()
+    // The endpoint serves a snapshot at most a couple of seconds old: wait for one taken after the inserts.
+    let body = await stats()
+    for (let i = 0; i < 50 && Date.parse(body.generatedAt) < before; i++) {
+      await new Promise((r) => setTimeout(r, 200))
+      body = await stats()
+    }
+    expect(Date.parse(body.generatedAt)).toBeGreaterThanOrEqual(before)
     const likes = body.collections.find((c: { table: string }) => c.table === 'likes')
     expect(likes.exact).toBe(false)
     expect(likes.count).toBeGreaterThan(110_000)
