@@ -18,6 +18,6 @@ export const PROFILES: Record<ProfileName, ThrottleSettings> = {
   background: { batchSize: 5, batchDelayMs: 2000, maxConcurrent: 2, maxMemoryMb: 512, useIdle: true, dbPoolSize: 2 },
   moderate: { batchSize: 20, batchDelayMs: 1000, maxConcurrent: 5, maxMemoryMb: 1024, useIdle: true, dbPoolSize: 3 },
   fast: { batchSize: 50, batchDelayMs: 500, maxConcurrent: 10, maxMemoryMb: 2048, useIdle: false, dbPoolSize: 5 },
-  max: { batchSize: 2000, batchDelayMs: 0, maxConcurrent: 2, maxMemoryMb: 1024, useIdle: false, dbPoolSize: 2 },
+  max: { batchSize: 500, batchDelayMs: 0, maxConcurrent: 2, maxMemoryMb: 1024, useIdle: false, dbPoolSize: 2 },
   adaptive: { batchSize: 50, batchDelayMs: 500, maxConcurrent: 2, maxMemoryMb: 512, useIdle: true, dbPoolSize: 2 },
 }

@@ -13,14 +13,15 @@ export type GovernorBudget = ThrottleBudget
 export type GovernorKnobs = { batchSize: number; batchDelayMs: number }
 export type GovernorLimits = { minBatch: number; maxBatch: number; maxDelayMs: number }
 
-export const GOVERNOR_LIMITS: GovernorLimits = { minBatch: 10, maxBatch: 2000, maxDelayMs: 10_000 }
+export const GOVERNOR_LIMITS: GovernorLimits = { minBatch: 10, maxBatch: 1000, maxDelayMs: 10_000 }
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v))
 
 /**
  * One control step. Over the lag budget: smaller batches and a longer pause. Over the CPU budget: a longer pause
- * in proportion to the overshoot. Under budget: a shorter pause, and once there is none, bigger batches. While
- * pausing long, batch and pause grow together, which keeps the rate and lowers the cost per event.
+ * in proportion to the overshoot. Under budget: a shorter pause, and once there is none, bigger batches. Whenever
+ * it pauses and the loop has lag to spare, batch and pause grow together: the same rate at a lower cost per event
+ * (per-batch work is amortised), so the same CPU budget buys more events.
  */
 export function governorStep(
   knobs: GovernorKnobs,
@@ -35,14 +36,14 @@ export function governorStep(
     batchDelayMs = batchDelayMs * 1.3 + 5
   } else if (cpu > budget.maxCpuPercent * 1.05) {
     batchDelayMs = batchDelayMs * Math.min(2, cpu / budget.maxCpuPercent) + 5
-  } else if (cpu < budget.maxCpuPercent * 0.9) {
+  } else if (cpu < budget.maxCpuPercent * 0.95) {
     if (batchDelayMs > 1) batchDelayMs *= Math.max(0.5, cpu / budget.maxCpuPercent)
     else {
       batchDelayMs = 0
       batchSize = Math.ceil(batchSize * 1.25)
     }
   }
-  if (batchDelayMs > 250 && batchSize < limits.maxBatch && m.loopDelayP99Ms <= budget.maxLagMs / 2) {
+  if (batchDelayMs > 20 && batchSize < limits.maxBatch && m.loopDelayP99Ms <= budget.maxLagMs / 2) {
     batchSize = Math.ceil(batchSize * 1.25)
     batchDelayMs *= 1.25
   }

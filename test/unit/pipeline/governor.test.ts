@@ -9,17 +9,22 @@ const budget = { maxCpuPercent: 15, maxLagMs: 20 }
 
 describe('the adaptive governor', () => {
   it('lengthens the pause in proportion to a CPU overshoot', () => {
-    expect(governorStep({ batchSize: 100, batchDelayMs: 100 }, { cpuPercent: 30, loopDelayP99Ms: 5 }, budget)).toEqual({ batchSize: 100, batchDelayMs: 205 })
+    // (lag above half its budget: no batch growth mixed in)
+    expect(governorStep({ batchSize: 100, batchDelayMs: 100 }, { cpuPercent: 30, loopDelayP99Ms: 15 }, budget)).toEqual({ batchSize: 100, batchDelayMs: 205 })
   })
 
   it('shortens the pause when under budget, and grows batches once there is no pause left', () => {
-    expect(governorStep({ batchSize: 100, batchDelayMs: 100 }, { cpuPercent: 7.5, loopDelayP99Ms: 5 }, budget)).toEqual({ batchSize: 100, batchDelayMs: 50 })
-    expect(governorStep({ batchSize: 100, batchDelayMs: 0 }, { cpuPercent: 5, loopDelayP99Ms: 5 }, budget)).toEqual({ batchSize: 125, batchDelayMs: 0 })
+    expect(governorStep({ batchSize: 100, batchDelayMs: 100 }, { cpuPercent: 7.5, loopDelayP99Ms: 15 }, budget)).toEqual({ batchSize: 100, batchDelayMs: 50 })
+    expect(governorStep({ batchSize: 100, batchDelayMs: 0 }, { cpuPercent: 5, loopDelayP99Ms: 15 }, budget)).toEqual({ batchSize: 125, batchDelayMs: 0 })
   })
 
-  it('holds still inside the budget band', () => {
+  it('holds still inside the CPU band when the loop has no lag to spare', () => {
     const knobs = { batchSize: 100, batchDelayMs: 100 }
-    expect(governorStep(knobs, { cpuPercent: 14.5, loopDelayP99Ms: 5 }, budget)).toEqual(knobs)
+    expect(governorStep(knobs, { cpuPercent: 14.5, loopDelayP99Ms: 15 }, budget)).toEqual(knobs)
+  })
+
+  it('trades even a short pause for a bigger batch while the loop has lag to spare', () => {
+    expect(governorStep({ batchSize: 100, batchDelayMs: 100 }, { cpuPercent: 14.5, loopDelayP99Ms: 2 }, budget)).toEqual({ batchSize: 125, batchDelayMs: 125 })
   })
 
   it('cuts batch size when event-loop delay is over budget, whatever the CPU', () => {
