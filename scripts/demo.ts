@@ -14,12 +14,12 @@
 // applyWrites commit, 25), DEMO_SEED (1), DEMO_TRICKLE_MS (mean pause between live writes, 1500; 0 = none).
 import { existsSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError, parseConfig } from '../server/config/index.js'
 import { startSkyfill, type Skyfill } from '../server/main.js'
 import { startPds, type PdsHandle } from '../test/harness/pds.js'
+import { freePort } from '../test/harness/postgres.js'
 import { seedWorkload, type SeedSummary } from '../test/harness/seed.js'
 import { ensureClientBuilt } from './build-client.js'
 import { watchHead, type HeadWatch } from './demo/head-watch.js'
@@ -56,17 +56,6 @@ let skyStarting: Promise<Skyfill> | null = null
 let trickle: Trickle | null = null
 let stopping: Promise<void> | null = null
 const timers: NodeJS.Timeout[] = []
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** A postmaster a previous (killed) demo left running on ./data/demo: stop it before wiping its directory. */
 async function stopLeftoverPostgres(dataDir: string): Promise<void> {

@@ -5,33 +5,21 @@
 import { TID } from '@atproto/common'
 import { cidForLex } from '@atproto/lex-cbor'
 import type { StoredFrame } from '../../../bench/source/store.js'
+import { createRng } from '../../harness/seed.js'
 import { accountFrame, commitFrame, identityFrame, type Write } from './commits.js'
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return { next, int: (n: number) => Math.floor(next() * n) }
-}
-
 export function bulkDid(seed: number, index: number): string {
-  const r = rng(seed * 7919 + index)
+  const r = createRng(seed * 7919 + index)
   let id = ''
-  for (let i = 0; i < 24; i++) id += BASE32[r.int(32)]
+  for (let i = 0; i < 24; i++) id += r.pick([...BASE32])
   return `did:plc:${id}`
 }
 
 export async function bulkFrames(opts: { accounts: number; events: number; seed?: number }): Promise<StoredFrame[]> {
   const seed = opts.seed ?? 1
-  const r = rng(seed)
+  const r = createRng(seed)
   const dids = Array.from({ length: opts.accounts }, (_, i) => bulkDid(seed, i))
   const start = Date.UTC(2025, 0, 1)
   const time = (seq: number) => new Date(start + seq * 100).toISOString()
@@ -49,24 +37,24 @@ export async function bulkFrames(opts: { accounts: number; events: number; seed?
   }
   while (frames.length < opts.events) {
     const seq = frames.length + 1
-    const did = dids[r.int(dids.length)]!
+    const did = r.pick(dids)
     const mine = owned.get(did) ?? []
     const createdAt = time(seq)
     const roll = r.next()
     let write: Write
     const rkey = tid()
     if (roll < 0.05 && mine.length > 0) {
-      const [gone] = mine.splice(r.int(mine.length), 1)
+      const [gone] = mine.splice(r.int(0, mine.length - 1), 1)
       write = { action: 'delete', collection: gone!.collection, rkey: gone!.rkey }
     } else if (roll < 0.5 && posts.length > 0) {
-      write = { action: 'create', collection: 'app.bsky.feed.like', rkey, record: { $type: 'app.bsky.feed.like', subject: { uri: posts[r.int(posts.length)]!, cid }, createdAt } }
+      write = { action: 'create', collection: 'app.bsky.feed.like', rkey, record: { $type: 'app.bsky.feed.like', subject: { uri: r.pick(posts), cid }, createdAt } }
     } else if (roll < 0.75 || posts.length === 0) {
       write = { action: 'create', collection: 'app.bsky.feed.post', rkey, record: { $type: 'app.bsky.feed.post', text: `bulk post ${seq}`, langs: ['en'], createdAt } }
       posts.push(`at://${did}/app.bsky.feed.post/${rkey}`)
     } else if (roll < 0.85) {
-      write = { action: 'create', collection: 'app.bsky.feed.repost', rkey, record: { $type: 'app.bsky.feed.repost', subject: { uri: posts[r.int(posts.length)]!, cid }, createdAt } }
+      write = { action: 'create', collection: 'app.bsky.feed.repost', rkey, record: { $type: 'app.bsky.feed.repost', subject: { uri: r.pick(posts), cid }, createdAt } }
     } else {
-      write = { action: 'create', collection: 'app.bsky.graph.follow', rkey, record: { $type: 'app.bsky.graph.follow', subject: dids[r.int(dids.length)]!, createdAt } }
+      write = { action: 'create', collection: 'app.bsky.graph.follow', rkey, record: { $type: 'app.bsky.graph.follow', subject: r.pick(dids), createdAt } }
     }
     if (write.action === 'create') {
       mine.push(write)
