@@ -1,0 +1,296 @@
+// `npm run bench`: the backfill profiles side by side on this machine. For each mode a fresh database in one
+// embedded Postgres cluster, the synthetic firehose serving a cached workload, the server as a child process under
+// a steady API load; then events/s, events per CPU-second, CPU, peak RSS, backfill connections, event-loop delay
+// and API latency over a measurement window. Writes bench/results.{json,md} (--quick: bench/results-quick.*).
+//
+//   npm run bench                   full: 1,000,000-event workload, 60 s windows, max to the end of the workload
+//   npm run bench -- --quick        under 2 minutes once the workload is cached: 50,000 events, short windows
+//   npm run bench -- --modes max --cpu-prof   a subset, and a CPU profile of the max server (results under bench/out/)
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { defaultWorkers } from './source/generator.js'
+import { openOrGenerateWorkload } from './source/store.js'
+import { runMode, type ModeResult } from './run/mode.js'
+import { CONFIGS, MODES, RUN_ORDER, type ModeName } from './run/modes.js'
+import { BENCH_DIR, OUT_DIR, ROOT } from './run/paths.js'
+import { startCluster, type BenchCluster } from './run/postgres.js'
+import { machineInfo } from './run/proc.js'
+import { evaluateTargets, markdown, type BenchResults } from './run/report.js'
+import { killAllServers, type ServerChild } from './run/server-child.js'
+import type { SourceHandle } from './run/source.js'
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    modes: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'direct-source': { type: 'boolean', default: false },
+    set: { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+})
+
+if (args.help) {
+  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--set BACKFILL_X=value ...]`)
+  process.exit(0)
+}
+
+const config = CONFIGS[args.quick ? 'quick' : 'full']
+const selected: ModeName[] = args.modes
+  ? args.modes.split(',').map((m) => {
+      const mode = m.trim() as ModeName
+      if (!MODES.includes(mode)) fail(`unknown mode "${m}" (modes: ${MODES.join(', ')})`)
+      return mode
+    })
+  : [...MODES]
+const order = RUN_ORDER.filter((m) => selected.includes(m))
+// Experiments: extra server variables for every mode (e.g. --set BACKFILL_MAX_CONCURRENT=4).
+const extraEnv: Record<string, string> = {}
+for (const item of args.set ?? []) {
+  const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(item)
+  if (!m) fail(`--set takes NAME=value, got "${item}"`)
+  extraEnv[m[1]] = m[2]
+}
+// The committed figures come only from a complete, unprofiled run; anything else goes under bench/out/.
+const partial = !!args.modes || args['cpu-prof'] || args['direct-source'] || !!args.set?.length
+const stem = config.variant === 'quick' ? 'results-quick' : 'results'
+const resultsDir = partial ? OUT_DIR : BENCH_DIR
+const outDir = path.join(OUT_DIR, config.variant)
+const lockFile = path.join(OUT_DIR, `bench-${config.variant}.lock`)
+
+let cluster: BenchCluster | null = null
+let source: SourceHandle | null = null
+let server: ServerChild | null = null
+let phase = 'starting'
+let finished = false
+const startedAt = performance.now()
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`)
+  process.exit(1)
+}
+
+function say(line: string): void {
+  const t = ((performance.now() - startedAt) / 1000).toFixed(0).padStart(4)
+  console.log(`[bench ${t}s] ${line}`)
+}
+
+/** Synchronous last resort, for 'exit': no child and no Postgres outlives the bench. */
+function killEverything(): void {
+  killAllServers()
+  const pid = cluster?.postmasterPid()
+  if (pid && !finished) {
+    try {
+      // SIGINT is Postgres's fast shutdown: it ends the backends and exits cleanly.
+      process.kill(pid, 'SIGINT')
+    } catch {
+      // already gone
+    }
+  }
+  if (existsSync(lockFile)) {
+    try {
+      if (readFileSync(lockFile, 'utf8').trim() === String(process.pid)) rmSync(lockFile)
+    } catch {
+      // not ours, or gone
+    }
+  }
+}
+
+async function shutdown(code: number, message?: string): Promise<never> {
+  if (message) console.error(`bench: ${message}`)
+  const hard = setTimeout(() => {
+    killEverything()
+    process.exit(code)
+  }, 20_000)
+  hard.unref()
+  try {
+    await server?.stop(3000)
+    await source?.close()
+    await cluster?.stop()
+    finished = true
+  } catch {
+    // killEverything below
+  }
+  killEverything()
+  process.exit(code)
+}
+
+function takeLock(): void {
+  if (existsSync(lockFile)) {
+    const pid = Number(readFileSync(lockFile, 'utf8').trim())
+    let alive = false
+    try {
+      process.kill(pid, 0)
+      alive = true
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM'
+    }
+    if (alive && pid !== process.pid) fail(`another ${config.variant} bench is running (pid ${pid}, ${lockFile}); wait for it or stop it first`)
+  }
+  writeFileSync(lockFile, String(process.pid))
+}
+
+process.on('exit', killEverything)
+let interrupted = false
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    if (interrupted) {
+      // A second Ctrl-C: no more waiting, but still nothing left running.
+      killEverything()
+      process.exit(130)
+    }
+    interrupted = true
+    void shutdown(130, `interrupted (${signal}) during ${phase}; stopping the server and Postgres`)
+  })
+}
+process.on('uncaughtException', (err) => void shutdown(1, `unexpected error during ${phase}: ${err.stack ?? err.message}`))
+process.on('unhandledRejection', (err) => void shutdown(1, `unexpected error during ${phase}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`))
+
+async function main(): Promise<void> {
+  if (process.platform !== 'linux') fail('the bench reads /proc and needs Linux')
+  await mkdir(outDir, { recursive: true })
+  takeLock()
+  await rm(path.join(outDir, 'logs'), { recursive: true, force: true })
+  const emptyEnvFile = path.join(OUT_DIR, 'empty.env')
+  await writeFile(emptyEnvFile, '')
+
+  const gitAtStart = gitState()
+  // The workload first: generating a million signed commits takes minutes the first time, and is not timed.
+  phase = 'opening the workload'
+  const { workload } = config
+  let lastReport = 0
+  const store = await openOrGenerateWorkload(
+    { ...workload, workers: defaultWorkers(workload.events) },
+    {
+      onProgress: (seq, total) => {
+        if (performance.now() - lastReport < 10_000) return
+        lastReport = performance.now()
+        const elapsed = (performance.now() - startedAt) / 1000
+        const eta = seq > 0 ? Math.round((elapsed / seq) * (total - seq)) : null
+        say(`generating the workload: ${seq}/${total} frames${eta !== null ? `, about ${eta} s to go` : ''} (cached in bench/out/synthetic afterwards)`)
+      },
+    },
+  )
+  say(`workload ${path.relative(process.cwd(), store.path)}: ${store.headSeq} frames, ${(store.manifest.bytes / 1e6).toFixed(0)} MB`)
+
+  // The time bound covers the measurement, not the one-off generation above.
+  const measureStart = performance.now()
+  const deadline = setTimeout(
+    () => void shutdown(1, `the ${config.variant} bench exceeded its time bound of ${config.deadlineS} s (during ${phase})`),
+    config.deadlineS * 1000,
+  )
+  deadline.unref()
+
+  phase = 'starting Postgres'
+  cluster = await startCluster(path.join(OUT_DIR, `pg-${config.variant}`), (line) => say(line))
+  say(`PostgreSQL ${cluster.version} on ${new URL(cluster.adminUrl).host}, data in ${path.relative(process.cwd(), cluster.dataDir)}`)
+
+  const results: Partial<Record<ModeName, ModeResult>> = {}
+  let previousDatabase: string | null = null
+  for (const mode of order) {
+    say(`${mode}: ${mode === 'idle' ? 'backfill off (API baseline)' : `BACKFILL_PROFILE=${mode}`}`)
+    const result = await runMode(
+      {
+        config,
+        cluster,
+        store,
+        previousDatabase,
+        outDir,
+        emptyEnvFile,
+        cpuProfile: args['cpu-prof'],
+        directSource: args['direct-source'],
+        extraEnv,
+        say,
+        setPhase: (p) => {
+          phase = p
+        },
+        track: (s, c) => {
+          source = s
+          server = c
+        },
+      },
+      mode,
+    )
+    results[mode] = result
+    // Only the last database is kept (idle copies it); a million-event database is gigabytes.
+    if (previousDatabase) await cluster.dropDatabase(previousDatabase)
+    previousDatabase = result.database.name
+  }
+  phase = 'writing the results'
+  if (previousDatabase) await cluster.dropDatabase(previousDatabase)
+  await cluster.stop()
+  finished = true
+  clearTimeout(deadline)
+
+  const notes: string[] = []
+  const loads = Object.values(results).map((r) => r.window.cpu.otherCpuPercent ?? 0)
+  const busiest = Math.max(0, ...loads)
+  if (busiest > 20) {
+    notes.push(`Other processes used up to ${Math.round(busiest)}% of a core during a window (see the last column): the machine was shared, so these figures are noisier than on a quiet machine.`)
+  }
+  if (config.variant === 'quick') {
+    notes.push(`Quick run: ${workload.events.toLocaleString('en-US')}-event workload and windows of a few seconds; rates of the slow profiles are coarse (a batch or two), and the 1,000,000-event RSS target needs the full run.`)
+  }
+  if (results.idle?.database.copiedFrom) notes.push(`idle served a copy of the database ${results.idle.database.copiedFrom.replace(/^skyfill_bench_/, '')} had just written, so the API baseline reads the same data.`)
+  if (JSON.stringify(gitState()) !== JSON.stringify(gitAtStart)) {
+    notes.push('The server code in the tree changed while the bench ran (commit or uncommitted files differ from the start): modes may have run different code.')
+  }
+  if (Object.keys(extraEnv).length) notes.push(`Extra server variables: ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}.`)
+  if (args['direct-source']) notes.push('--direct-source: the server read the synthetic server directly, without the front relay.')
+  if (args['cpu-prof']) notes.push('max ran under --cpu-prof, which costs a few percent of throughput.')
+
+  const machine = machineInfo()
+  const output: BenchResults = {
+    variant: config.variant,
+    date: new Date().toISOString(),
+    git: gitAtStart,
+    machine: { ...machine, postgresVersion: cluster.version },
+    workload: {
+      path: path.relative(process.cwd(), store.path),
+      ...workload,
+      bytes: store.manifest.bytes,
+      generationMs: store.manifest.generationMs,
+    },
+    config: (({ variant: _v, workload: _w, ...rest }) => rest)(config),
+    durationS: Math.round((performance.now() - measureStart) / 1000),
+    notes,
+    modes: results,
+    targets: evaluateTargets(results, machine.cores),
+  }
+  const md = markdown(output)
+  await writeFile(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(output, null, 2)}\n`)
+  await writeFile(path.join(resultsDir, `${stem}.md`), md)
+  console.log('')
+  console.log(md)
+  say(`wrote ${path.relative(process.cwd(), path.join(resultsDir, `${stem}.json`))} and ${stem}.md (${output.durationS} s of measurement, load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')})`)
+}
+
+/** The commit measured, and whether the server's code differed from it (other work in the tree). */
+function gitState(): BenchResults['git'] {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    const changed = execFileSync('git', ['status', '--porcelain', '--', 'server', 'package.json', 'package-lock.json'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3))
+    // Names alone would miss a further edit to an already-changed file: the diff itself is fingerprinted too.
+    const diff = execFileSync('git', ['diff', 'HEAD', '--', 'server', 'package.json', 'package-lock.json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 })
+    const diffHash = createHash('sha256').update(diff).update(changed.join('\n')).digest('hex').slice(0, 12)
+    return { commit, uncommittedServerChanges: changed, diffHash }
+  } catch {
+    return null
+  }
+}
+
+main().then(
+  () => {
+    killEverything()
+    process.exit(0)
+  },
+  (err: unknown) => void shutdown(1, `failed during ${phase}: ${err instanceof Error ? err.message : String(err)}`),
+)

@@ -1,0 +1,86 @@
+// What a bench run does: the modes, the order they run in, and the two variants (full, quick) with their workload,
+// warm-ups and measurement windows.
+import { PROFILES, type ProfileName, type ThrottleSettings } from '../../server/config/profiles.js'
+
+export const MODES = ['idle', 'background', 'moderate', 'fast', 'adaptive', 'max'] as const
+export type ModeName = (typeof MODES)[number]
+
+/**
+ * The order modes run in. `idle` comes right after `adaptive` and serves a copy of the database adaptive just
+ * wrote, so the API baseline and the adaptive run answer the same queries over the same data. `max` runs last: in
+ * the full variant it goes on to the end of the million-event workload.
+ */
+export const RUN_ORDER: readonly ModeName[] = ['background', 'moderate', 'fast', 'adaptive', 'idle', 'max']
+
+export type Variant = 'full' | 'quick'
+
+export type RunConfig = {
+  variant: Variant
+  workload: { seed: string; accounts: number; events: number }
+  /** Seconds of warm-up after the first batch commits (idle: after the server listens), per mode. */
+  warmupS: Record<ModeName, number>
+  /** Seconds of measurement, per mode (max and adaptive end early if the workload runs out). */
+  windowS: Record<ModeName, number>
+  /** Requests per second to each API endpoint, during warm-up and window alike. */
+  apiRatePerSec: number
+  /** After its window, `max` goes on to the end of the workload, for the whole-run figures (peak RSS). */
+  maxToEnd: boolean
+  /** Seconds of API load measured after `max` completes, on its full database with the backfill done (0: skip). */
+  afterCompleteS: number
+  /** At most this long for `max`'s whole run, window included. */
+  maxRunCapS: number
+  /** When `idle` runs with no database before it to copy: how many events to backfill into its database first. */
+  idleSeedEvents: number
+  /** The whole bench must end within this (workload generation excluded); past it, it stops with an error. */
+  deadlineS: number
+  /** The budget the adaptive governor gets. */
+  adaptive: { maxCpuPercent: number; maxLagMs: number }
+}
+
+const each = (v: number, overrides: Partial<Record<ModeName, number>> = {}): Record<ModeName, number> =>
+  Object.fromEntries(MODES.map((m) => [m, overrides[m] ?? v])) as Record<ModeName, number>
+
+export const CONFIGS: Record<Variant, RunConfig> = {
+  full: {
+    variant: 'full',
+    workload: { seed: 'skyfill', accounts: 5000, events: 1_000_000 },
+    warmupS: each(10, { adaptive: 20, max: 5 }),
+    windowS: each(60),
+    apiRatePerSec: 10,
+    maxToEnd: true,
+    afterCompleteS: 20,
+    maxRunCapS: 40 * 60,
+    idleSeedEvents: 20_000,
+    deadlineS: 90 * 60,
+    adaptive: { maxCpuPercent: 15, maxLagMs: 20 },
+  },
+  quick: {
+    variant: 'quick',
+    workload: { seed: 'skyfill', accounts: 1000, events: 50_000 },
+    warmupS: each(1.5, { adaptive: 10, max: 1 }),
+    windowS: each(7, { adaptive: 8, max: 8 }),
+    apiRatePerSec: 10,
+    maxToEnd: true,
+    afterCompleteS: 4,
+    maxRunCapS: 60,
+    idleSeedEvents: 3000,
+    deadlineS: 170,
+    adaptive: { maxCpuPercent: 15, maxLagMs: 20 },
+  },
+}
+
+export function profileOf(mode: ModeName): ProfileName | null {
+  return mode === 'idle' ? null : mode
+}
+
+export function settingsOf(mode: ModeName): ThrottleSettings | null {
+  const p = profileOf(mode)
+  return p ? PROFILES[p] : null
+}
+
+/** The rate a static profile is built for: one batch per delay. Null for max, adaptive and idle. */
+export function nominalRate(mode: ModeName): number | null {
+  if (mode !== 'background' && mode !== 'moderate' && mode !== 'fast') return null
+  const s = PROFILES[mode]
+  return (s.batchSize * 1000) / s.batchDelayMs
+}
