@@ -2,11 +2,9 @@
 // off, and against the real /api/live + dashboard routes fed BackfillProgress fixtures tick by tick.
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseConfig } from '../../server/config/index.js'
-import { startSkyfill, type Skyfill } from '../../server/main.js'
+import type { Skyfill } from '../../server/main.js'
 import { ensureClientBuilt } from '../../scripts/build-client.js'
-import { testDatabase } from '../harness/db.js'
-import { freePort, type TestDatabase } from '../harness/postgres.js'
+import { startServer, type BackfillRun } from '../support/backfill.js'
 import { XSS, progressFixture, startFakeServer, statsFixture, type FakeServer } from './fixtures.js'
 import { PHONE, launchBrowser, openDashboard } from './page.js'
 
@@ -24,20 +22,16 @@ afterAll(async () => {
 })
 
 describe('against a real server with the backfill off', () => {
-  let db: TestDatabase
+  let run: BackfillRun
   let skyfill: Skyfill
 
   beforeAll(async () => {
-    db = await testDatabase()
-    skyfill = await startSkyfill(
-      parseConfig({ DATABASE_URL: db.url, PORT: String(await freePort()), HOST: '127.0.0.1', FIREHOSE_ENABLED: 'false' }),
-      () => {},
-    )
+    run = await startServer()
+    skyfill = run.sky
   })
 
   afterAll(async () => {
-    await skyfill?.stop()
-    await db?.drop()
+    await run?.close()
   })
 
   it('shows the off state, live system metrics and the firehose off', async () => {

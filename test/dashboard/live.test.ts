@@ -1,11 +1,9 @@
 // /api/live over plain HTTP: the event format from a real server, the shared tick, the client cap and cleanup,
 // heartbeats; and `/` with and without a dashboard build.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseConfig } from '../../server/config/index.js'
-import { startSkyfill, type Skyfill } from '../../server/main.js'
+import type { Skyfill } from '../../server/main.js'
 import type { LivePayload } from '../../server/api/live.js'
-import { testDatabase } from '../harness/db.js'
-import { freePort, type TestDatabase } from '../harness/postgres.js'
+import { startServer, type BackfillRun } from '../support/backfill.js'
 import { ensureClientBuilt } from '../../scripts/build-client.js'
 import { startFakeServer, type FakeServer } from './fixtures.js'
 import { openSse } from './sse.js'
@@ -19,21 +17,17 @@ const until = async (check: () => boolean, timeoutMs = 3000) => {
 }
 
 describe('GET /api/live on a real server (backfill off, firehose off)', () => {
-  let db: TestDatabase
+  let run: BackfillRun
   let skyfill: Skyfill
 
   beforeAll(async () => {
     await ensureClientBuilt({ log: () => {} })
-    db = await testDatabase()
-    skyfill = await startSkyfill(
-      parseConfig({ DATABASE_URL: db.url, PORT: String(await freePort()), HOST: '127.0.0.1', FIREHOSE_ENABLED: 'false' }),
-      () => {},
-    )
+    run = await startServer()
+    skyfill = run.sky
   })
 
   afterAll(async () => {
-    await skyfill?.stop()
-    await db?.drop()
+    await run?.close()
   })
 
   it('sends `event: progress` with the JSON snapshot within 1.5 s, then one a second', async () => {

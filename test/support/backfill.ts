@@ -1,4 +1,4 @@
-// Runs skyfill in this process against a firehose source, on a fresh database, collecting its log lines.
+// Runs skyfill in this process on a fresh database, collecting its log lines: plain, or backfilling from a source.
 import pg from 'pg'
 import { parseConfig } from '../../server/config/index.js'
 import { startSkyfill, type Skyfill } from '../../server/main.js'
@@ -14,19 +14,12 @@ export type BackfillRun = {
   close(): Promise<void>
 }
 
-export async function startBackfill(relayUrl: string, env: Record<string, string> = {}, existing?: TestDatabase): Promise<BackfillRun> {
+/** A server on loopback and a database of its own (or `existing`), live firehose off unless `env` says otherwise. */
+export async function startServer(env: Record<string, string> = {}, existing?: TestDatabase): Promise<BackfillRun> {
   const db = existing ?? (await testDatabase())
   const lines: string[] = []
   const sky = await startSkyfill(
-    parseConfig({
-      DATABASE_URL: db.url,
-      PORT: String(await freePort()),
-      HOST: '127.0.0.1',
-      RELAY_URL: relayUrl,
-      FIREHOSE_ENABLED: 'false',
-      BACKFILL_DAYS: '-1',
-      ...env,
-    }),
+    parseConfig({ DATABASE_URL: db.url, PORT: String(await freePort()), HOST: '127.0.0.1', FIREHOSE_ENABLED: 'false', ...env }),
     (line) => lines.push(line),
   )
   const pool = new pg.Pool({ connectionString: db.url, max: 2 })
@@ -41,6 +34,11 @@ export async function startBackfill(relayUrl: string, env: Record<string, string
       if (!existing) await db.drop()
     },
   }
+}
+
+/** A server backfilling everything `relayUrl` holds. */
+export function startBackfill(relayUrl: string, env: Record<string, string> = {}, existing?: TestDatabase): Promise<BackfillRun> {
+  return startServer({ RELAY_URL: relayUrl, BACKFILL_DAYS: '-1', ...env }, existing)
 }
 
 export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
