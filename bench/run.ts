@@ -237,8 +237,10 @@ async function main(): Promise<void> {
     notes.push(`Quick run: ${workload.events.toLocaleString('en-US')}-event workload and windows of a few seconds; rates of the slow profiles are coarse (a batch or two), and the 1,000,000-event RSS target needs the full run.`)
   }
   if (results.idle?.database.copiedFrom) notes.push(`idle served a copy of the database ${results.idle.database.copiedFrom.replace(/^skyfill_bench_/, '')} had just written, so the API baseline reads the same data.`)
-  if (JSON.stringify(gitState()) !== JSON.stringify(gitAtStart)) {
-    notes.push('The server code in the tree changed while the bench ran (commit or uncommitted files differ from the start): modes may have run different code.')
+  const gitAtEnd = gitState()
+  const measured = (g: BenchResults['git']) => (g ? [g.serverTree, g.diffHash] : null)
+  if (JSON.stringify(measured(gitAtEnd)) !== JSON.stringify(measured(gitAtStart))) {
+    notes.push(`The server code in the tree changed while the bench ran (server/ at ${gitAtStart?.serverTree.slice(0, 7)} then ${gitAtEnd?.serverTree.slice(0, 7)}, or its uncommitted changes): modes may have run different code.`)
   }
   if (Object.keys(extraEnv).length) notes.push(`Extra server variables: ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}.`)
   if (args['direct-source']) notes.push('--direct-source: the server read the synthetic server directly, without the front relay.')
@@ -281,7 +283,9 @@ function gitState(): BenchResults['git'] {
     // Names alone would miss a further edit to an already-changed file: the diff itself is fingerprinted too.
     const diff = execFileSync('git', ['diff', 'HEAD', '--', 'server', 'package.json', 'package-lock.json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 })
     const diffHash = createHash('sha256').update(diff).update(changed.join('\n')).digest('hex').slice(0, 12)
-    return { commit, uncommittedServerChanges: changed, diffHash }
+    // The server's tree at HEAD: a commit that touches only docs or tests does not change what is measured.
+    const serverTree = execFileSync('git', ['rev-parse', 'HEAD:server'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    return { commit, serverTree, uncommittedServerChanges: changed, diffHash }
   } catch {
     return null
   }

@@ -14,7 +14,7 @@ export type BenchResults = {
   variant: RunConfig['variant']
   date: string
   /** The commit measured; files under server/ (and the package files) that differed from it. */
-  git: { commit: string; uncommittedServerChanges: string[]; diffHash: string } | null
+  git: { commit: string; serverTree: string; uncommittedServerChanges: string[]; diffHash: string } | null
   machine: { cpuModel: string; cores: number; memoryGiB: number; kernel: string; nodeVersion: string; postgresVersion: string }
   workload: { path: string; seed: string; accounts: number; events: number; bytes: number; generationMs: number }
   config: Omit<RunConfig, 'variant' | 'workload'>
