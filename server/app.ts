@@ -2,7 +2,7 @@
 import express from 'express'
 import type pg from 'pg'
 import type { BackfillService } from './services/backfill.js'
-import type { FirehoseService } from './services/firehose.js'
+import { FIREHOSE_OFF, type FirehoseService } from './services/firehose.js'
 import type { SystemMetrics } from './services/system-metrics.js'
 import { backfillRoutes } from './api/backfill.js'
 import { healthRoutes } from './api/health.js'
@@ -29,7 +29,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(healthRoutes(deps.apiPool))
   app.use(backfillRoutes(deps.backfill, deps.adminToken))
   app.get('/api/firehose', (_req, res) => {
-    res.json(deps.firehose?.getStatus() ?? { state: 'off' })
+    res.json(deps.firehose?.getStatus() ?? FIREHOSE_OFF)
   })
   app.use(liveRoutes(liveSource(deps.backfill, deps.system, deps.firehose)))
   app.use(statsRoutes(deps.apiPool))

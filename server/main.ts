@@ -6,10 +6,13 @@ import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
 import { migrate } from './db/migrate.js'
 import { createPool } from './db/pools.js'
 import { createApp } from './app.js'
+import { BatchWriter } from './indexer/writer.js'
+import { RecordLocks } from './indexer/write-locks.js'
+import { PgCursorStore } from './pipeline/cursor-store.js'
 import { createDecoder } from './pipeline/decoder/index.js'
 import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
 import { BackfillService } from './services/backfill.js'
-import { FirehoseService } from './services/firehose.js'
+import { FirehoseService, LIVE_SETTINGS } from './services/firehose.js'
 import { SystemMetrics } from './services/system-metrics.js'
 import { ServiceLog } from './services/log.js'
 
@@ -37,8 +40,10 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
 
   const apiPool = createPool(databaseUrl, 'api', config.apiDbPoolSize)
   const backfillPool = createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill))
-  const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', 2) : null
+  const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', LIVE_SETTINGS.dbPoolSize) : null
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
+  // One set of record locks for every writer of this process (see indexer/write-locks.ts).
+  const locks = new RecordLocks()
 
   const system = new SystemMetrics().start()
   const backfillLog = new ServiceLog('[BACKFILL]', log)
@@ -46,6 +51,8 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     config: config.backfill,
     relay: config.relayUrl,
     pool: backfillPool,
+    sink: new BatchWriter(backfillPool, 'backfill', locks),
+    cursors: new PgCursorStore(backfillPool, 'backfill'),
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
     log: backfillLog,
@@ -53,7 +60,8 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const firehose = firehosePool
     ? new FirehoseService({
         relay: config.relayUrl,
-        pool: firehosePool,
+        cursors: new PgCursorStore(firehosePool, 'firehose'),
+        sink: new BatchWriter(firehosePool, 'firehose', locks),
         decoder,
         stallTimeoutMs: config.backfill.stallTimeoutMs,
         initialCursor: () => backfill.headSeq,

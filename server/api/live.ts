@@ -10,10 +10,10 @@
 //   : keep-alive          a comment every 15 s, so proxies keep the connection open
 import { Router, type Request, type Response } from 'express'
 import type { BackfillProgress, BackfillService } from '../services/backfill.js'
-import type { FirehoseService } from '../services/firehose.js'
+import { FIREHOSE_OFF, type FirehoseService, type FirehoseStatus } from '../services/firehose.js'
 import type { SystemMetrics, SystemSample } from '../services/system-metrics.js'
 
-export type FirehoseStatus = ReturnType<FirehoseService['getStatus']> | { state: 'off' }
+export type { FirehoseStatus } from '../services/firehose.js'
 
 export type LivePayload = {
   /** When the server built this snapshot (ISO 8601). */
@@ -46,7 +46,7 @@ export function liveSource(backfill: BackfillService, system: SystemMetrics, fir
     at: new Date().toISOString(),
     backfill: backfill.getProgress(),
     system: system.sample(),
-    firehose: firehose?.getStatus() ?? { state: 'off' },
+    firehose: firehose?.getStatus() ?? FIREHOSE_OFF,
   })
 }
 
@@ -143,7 +143,7 @@ export class LiveHub {
     const current = this.snapshot()
     if (!current) return
     const { payload, frame: text } = current
-    const firehoseRate = 'eventsPerSecond' in payload.firehose ? payload.firehose.eventsPerSecond : 0
+    const firehoseRate = payload.firehose.eventsPerSecond
     this.history.push({ at: Date.parse(payload.at), backfill: payload.backfill.eventsPerSecond, firehose: firehoseRate })
     if (this.history.length > this.historyPoints) this.history.splice(0, this.history.length - this.historyPoints)
     const now = Date.now()

@@ -6,10 +6,8 @@ import { Router } from 'express'
 import type pg from 'pg'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { BackfillProgress, BackfillState } from '../services/backfill.js'
-import type { FirehoseService, FirehoseState } from '../services/firehose.js'
+import type { FirehoseStatus } from '../services/firehose.js'
 import type { SystemSample } from '../services/system-metrics.js'
-
-type FirehoseStatus = ReturnType<FirehoseService['getStatus']>
 
 export type MetricsDeps = {
   apiPool: pg.Pool
@@ -19,7 +17,7 @@ export type MetricsDeps = {
 }
 
 const BACKFILL_STATES: readonly BackfillState[] = ['off', 'idle', 'locating', 'running', 'paused', 'throttled', 'complete', 'failed']
-const FIREHOSE_STATES: readonly FirehoseState[] = ['off', 'starting', 'live', 'failed', 'stopped']
+const FIREHOSE_STATES: readonly FirehoseStatus['state'][] = ['off', 'waiting', 'connecting', 'retrying', 'live', 'failed', 'stopped']
 const OUTCOMES = ['received', 'processed', 'skipped', 'invalid', 'upserted', 'deleted', 'unindexed'] as const
 const MB = 1024 * 1024
 

@@ -9,9 +9,12 @@ export { ConfigError } from './parse.js'
 export const DECODERS = ['lean', 'sync', 'verified'] as const
 export type DecoderName = (typeof DECODERS)[number]
 
+/** What the backfill covers: `held` (BACKFILL_DAYS=-1) is everything the source still holds. */
+export type BackfillWindow = { kind: 'held' } | { kind: 'days'; days: number }
+
 export type BackfillConfig = {
-  /** null: off. 'all': everything the source still holds. A number: the last N days. */
-  window: null | 'all' | { days: number }
+  /** null: off. */
+  window: BackfillWindow | null
   profile: ProfileName
   throttle: ThrottleSettings
   /** Which throttle values the operator set explicitly (they override profile and governor). */
@@ -85,8 +88,8 @@ export function normalizeRelayUrl(value: string, variable = 'RELAY_URL'): string
 function parseWindow(env: Env): BackfillConfig['window'] {
   const days = integer(env, 'BACKFILL_DAYS', -1, 3650)
   if (days === undefined || days === 0) return null
-  if (days === -1) return 'all'
-  return { days }
+  if (days === -1) return { kind: 'held' }
+  return { kind: 'days', days }
 }
 
 function parseBackfill(env: Env): BackfillConfig {

@@ -4,12 +4,12 @@
 // De-duplication keeps, per record URI, the op with the highest repo rev (then the highest seq): within a batch the
 // later op wins, exactly as it would if the ops were applied one by one. Sorting by key is what keeps concurrent
 // writers from deadlocking on overlapping upserts.
-import type { AccountStatus, PipelineItem, RecordOp, Reject, RejectCategory } from '../pipeline/events.js'
+import type { AccountStatus, PipelineItem, RecordOp, Reject, RejectCategory } from '../events/index.js'
 import { moduleFor } from './records/index.js'
 import { RecordRejection, type ColumnValue, type RecordModule } from './records/types.js'
 import { validateRecord } from './validate.js'
 import { boundedDetail } from './detail.js'
-import { TimeSlice } from '../pipeline/time-slice.js'
+import { TimeSlice } from '../lib/time-slice.js'
 
 export type RowWrite = {
   uri: string
@@ -19,6 +19,8 @@ export type RowWrite = {
   cid: string
   seq: number
   values: ColumnValue[]
+  /** The record as decoded, kept only to describe it should Postgres refuse the row. */
+  record: unknown
 }
 export type DeleteWrite = { uri: string; did: string; rev: string; seq: number }
 export type RejectRow = {
@@ -168,6 +170,7 @@ export async function prepareBatch(items: readonly PipelineItem[], lastSeq: numb
       cid: op.cid,
       seq: op.seq,
       values: Object.keys(module.columns).map((name) => row[name] ?? null),
+      record: op.record,
     })
   }
 

@@ -5,7 +5,8 @@
 // process, an exclusive lock on every record URI it writes or deletes, and a batch that deletes an account takes
 // every batch's lock at once: whoever comes second starts only after the first has committed, and sees its rows.
 //
-// The locks live in this process (the backfill's and the live firehose's writers share them), not in Postgres:
+// The locks live in this process (main.ts hands one RecordLocks to the backfill's and the live firehose's writers),
+// not in Postgres:
 // advisory locks would take one shared-memory lock slot per URI, and a batch of thousands of URIs could exhaust
 // the lock table. Keys are taken in sorted order, so two batches can never wait on each other.
 
@@ -39,10 +40,6 @@ class KeyLocks {
       for (const r of releases) r()
     }
   }
-
-  get size(): number {
-    return this.tails.size
-  }
 }
 
 /** Shared for ordinary batches, exclusive for a batch that deletes an account (rare: it waits for all others). */
@@ -71,25 +68,23 @@ class BatchGate {
   }
 }
 
-const gate = new BatchGate()
-const records = new KeyLocks()
+/** The locks every writer of one process shares. */
+export class RecordLocks {
+  private readonly gate = new BatchGate()
+  private readonly records = new KeyLocks()
 
-/** Waits until no other batch in this process writes any of `uris` (or deletes an account, or, if `deletesAccount`, writes at all). */
-export async function lockBatch(uris: Iterable<string>, deletesAccount: boolean): Promise<Release> {
-  const releaseGate = await gate.acquire(deletesAccount)
-  try {
-    const releaseRecords = await records.acquire(uris)
-    return () => {
-      releaseRecords()
+  /** Waits until no other batch writes any of `uris` (or deletes an account, or, if `deletesAccount`, writes at all). */
+  async lock(uris: Iterable<string>, deletesAccount: boolean): Promise<Release> {
+    const releaseGate = await this.gate.acquire(deletesAccount)
+    try {
+      const releaseRecords = await this.records.acquire(uris)
+      return () => {
+        releaseRecords()
+        releaseGate()
+      }
+    } catch (err) {
       releaseGate()
+      throw err
     }
-  } catch (err) {
-    releaseGate()
-    throw err
   }
-}
-
-/** How many record keys are held or awaited (for tests: 0 once every batch is done). */
-export function lockedRecordKeys(): number {
-  return records.size
 }

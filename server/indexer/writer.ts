@@ -1,13 +1,18 @@
 // Writes one batch in one transaction: actors, deletes, upserts, rejects, then the cursor (invariant 2: the cursor
-// commits with, or after, every row it covers). A batch that Postgres refuses for its data (a value it cannot hold,
-// an index row too large) is split and retried until the offending op is found; that op becomes a reject and the
-// rest of the batch is still written. Connection-level errors are thrown for the caller to retry with backoff.
+// commits with, or after, every row it covers). The batch is planned (validated, mapped, de-duplicated) before any
+// lock is taken, so the locks and the transaction are held only for the SQL. A plan that Postgres refuses for its
+// data (a value it cannot hold, an index row too large) is halved until the refused write stands alone; that write
+// becomes a reject and the rest is still written. Every other failure is thrown, classified by failureKind(), for
+// the pipeline to retry (the one place that retries).
 import type pg from 'pg'
-import type { PipelineItem } from '../pipeline/events.js'
+import type { PipelineItem } from '../events/index.js'
+import { isDatabaseUnavailable } from '../db/errors.js'
+import type { BatchSink, CursorCommit, WriteFailure, WriteOutcome } from '../pipeline/sink.js'
 import { RECORD_MODULES } from './records/index.js'
 import { prepareBatch, type WritePlan } from './prepare.js'
-import { boundedDetail, safeText } from './detail.js'
-import { lockBatch } from './write-locks.js'
+import { planSize, refusedWriteReject, splitPlan } from './plan-split.js'
+import { safeText } from './detail.js'
+import type { RecordLocks } from './write-locks.js'
 import {
   ADVANCE_CURSOR_SQL,
   COUNT_UNINDEXED_SQL,
@@ -20,31 +25,16 @@ import {
   upsertSql,
 } from './sql.js'
 
-/** `rejected`: bad input kept in rejects; `unsupported`: well-formed events we do not apply, also kept there. */
-export type WriteOutcome = {
-  upserted: number
-  deleted: number
-  rejected: number
-  unsupported: number
-  unindexed: number
-  /** One example per category and reason in this batch, for logging each kind of reject once. */
-  rejectKinds: { category: string; reason: string; seq: number | null }[]
-}
-
-/** Where the cursor goes; `seqAtCommit` is asked just before COMMIT, when it knows what else has committed. */
-export type CursorCommit = { name: string; seqAtCommit: () => number | null }
-
 const DATA_ERROR_CLASSES = ['22', '23', '54']
-const RETRYABLE_CODES = new Set(['40P01', '40001'])
+const CONFLICT_CODES = new Set(['40P01', '40001'])
+
+function sqlState(err: unknown): string {
+  const code = (err as { code?: unknown })?.code
+  return typeof code === 'string' ? code : ''
+}
 
 function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code
-  return typeof code === 'string' && DATA_ERROR_CLASSES.some((c) => code.startsWith(c))
-}
-
-function isRetryable(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code
-  return typeof code === 'string' && RETRYABLE_CODES.has(code)
+  return DATA_ERROR_CLASSES.some((c) => sqlState(err).startsWith(c))
 }
 
 function emptyOutcome(): WriteOutcome {
@@ -61,6 +51,8 @@ function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
     unindexed: a.unindexed + b.unindexed,
   }
 }
+
+const EMPTY_PLAN: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], rejects: [] }
 
 async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string): Promise<WriteOutcome> {
   if (plan.dids.length) await client.query(ENSURE_ACTORS_SQL, [plan.dids])
@@ -145,79 +137,74 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string)
   return outcome
 }
 
-function* recordUris(items: readonly PipelineItem[]): Generator<string> {
-  for (const item of items) if (item.kind === 'create' || item.kind === 'update' || item.kind === 'delete') yield item.uri
+function* planUris(plan: WritePlan): Generator<string> {
+  for (const t of plan.tables) {
+    for (const d of t.deletes) yield d.uri
+    for (const u of t.upserts) yield u.uri
+  }
 }
 
-export class BatchWriter {
+export class BatchWriter implements BatchSink {
   constructor(
     private readonly pool: pg.Pool,
-    /** Who wrote a reject ('backfill' or 'firehose'), kept with it. */
+    /** Who wrote a reject ('backfill', 'firehose', 'repos'), kept with it. */
     private readonly source: string,
+    /** Shared by every writer of the process: batches in flight at once must not interleave on a record. */
+    private readonly locks: RecordLocks,
   ) {}
 
   async write(items: readonly PipelineItem[], lastSeq: number | null, cursor: CursorCommit | null): Promise<WriteOutcome> {
-    // Batches in flight at once must not interleave on a record (see write-locks.ts).
-    const unlock = await lockBatch(recordUris(items), items.some((i) => i.kind === 'account' && i.status === 'deleted'))
+    const plan = await prepareBatch(items, lastSeq)
+    const unlock = await this.locks.lock(planUris(plan), plan.statuses.some((s) => s.status === 'deleted'))
     try {
       try {
-        return await this.transaction(await prepareBatch(items, lastSeq), cursor)
+        return await this.transaction(plan, cursor)
       } catch (err) {
         if (!isDataError(err)) throw err
       }
-      const outcome = await this.isolate(items, lastSeq)
-      if (cursor) await this.transaction(await prepareBatch([], lastSeq), cursor)
+      const outcome = await this.isolate(plan, lastSeq)
+      if (cursor) await this.transaction(EMPTY_PLAN, cursor)
       return outcome
     } finally {
       unlock()
     }
   }
 
-  /** Splits a batch Postgres refused until each refused op stands alone and can be recorded as a reject. */
-  private async isolate(items: readonly PipelineItem[], lastSeq: number | null): Promise<WriteOutcome> {
+  failureKind(err: unknown): WriteFailure {
+    if (isDatabaseUnavailable(err)) return 'unavailable'
+    return CONFLICT_CODES.has(sqlState(err)) ? 'conflict' : 'fatal'
+  }
+
+  /** Halves a plan Postgres refused until each refused write stands alone and can be recorded as a reject. */
+  private async isolate(plan: WritePlan, lastSeq: number | null): Promise<WriteOutcome> {
     try {
-      return await this.transaction(await prepareBatch(items, lastSeq), null)
+      return await this.transaction(plan, null)
     } catch (err) {
       if (!isDataError(err)) throw err
-      if (items.length > 1) {
-        const half = Math.ceil(items.length / 2)
-        const first = await this.isolate(items.slice(0, half), lastSeq)
-        return addOutcome(first, await this.isolate(items.slice(half), lastSeq))
+      if (planSize(plan) > 1) {
+        const [first, second] = splitPlan(plan)
+        return addOutcome(await this.isolate(first, lastSeq), await this.isolate(second, lastSeq))
       }
-      const item = items[0]!
-      const reject: PipelineItem = {
-        kind: 'reject',
-        seq: 'seq' in item ? item.seq : lastSeq,
-        time: item.time,
-        did: 'did' in item ? item.did : null,
-        uri: 'uri' in item ? item.uri : null,
-        collection: 'collection' in item ? item.collection : null,
-        category: 'record',
-        reason: `database refused the record: ${(err as Error).message}`,
-        detail: boundedDetail('record' in item ? item.record : item),
-      }
-      return this.transaction(await prepareBatch([reject], lastSeq), null)
+      const reject = refusedWriteReject(plan, (err as Error).message, lastSeq)
+      return this.transaction({ ...EMPTY_PLAN, rejects: [reject] }, null)
     }
   }
 
   private async transaction(plan: WritePlan, cursor: CursorCommit | null): Promise<WriteOutcome> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect()
-      try {
-        await client.query('BEGIN')
-        const outcome = await applyPlan(client, plan, this.source)
-        const seq = cursor?.seqAtCommit()
-        if (cursor && seq !== null && seq !== undefined) await client.query(ADVANCE_CURSOR_SQL, [cursor.name, seq])
-        await client.query('COMMIT')
-        client.release()
-        return outcome
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {})
-        // A broken connection must not go back to the pool.
-        client.release(isDataError(err) || isRetryable(err) ? undefined : (err as Error))
-        if (!isRetryable(err) || attempt >= 5) throw err
-        await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 50))
-      }
+    const client = await this.pool.connect()
+    try {
+      await client.query('BEGIN')
+      const outcome = await applyPlan(client, plan, this.source)
+      const seq = cursor?.seqAtCommit()
+      if (cursor && seq !== null && seq !== undefined) await client.query(ADVANCE_CURSOR_SQL, [cursor.name, seq])
+      await client.query('COMMIT')
+      client.release()
+      return outcome
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      // A broken connection must not go back to the pool.
+      client.release(isDataError(err) || CONFLICT_CODES.has(sqlState(err)) ? undefined : (err as Error))
+      throw err
     }
   }
 }

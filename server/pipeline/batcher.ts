@@ -1,13 +1,12 @@
 // Collects decoded frames into batches of `size` frames. Holds at most one batch: the pipeline dispatches it (and
 // waits for a writer slot) before it pulls another frame, so the batcher's memory is bounded by the batch size.
-import type { DecodedFrame, PipelineItem } from './events.js'
+import type { DecodedFrame, PipelineItem } from '../events/index.js'
 
-export type Batch = { items: PipelineItem[]; frames: number; firstSeq: number | null; lastSeq: number | null }
+export type Batch = { items: PipelineItem[]; frames: number; lastSeq: number | null }
 
 export class Batcher {
   private items: PipelineItem[] = []
   private frames = 0
-  private firstSeq: number | null = null
   private lastSeq: number | null = null
   /** The last seq added, across batches: where a frame too broken to tell its own seq was in the stream. */
   private lastSeen: number | null = null
@@ -18,7 +17,6 @@ export class Batcher {
     }
     this.frames++
     if (frame.seq !== null) {
-      if (this.firstSeq === null) this.firstSeq = frame.seq
       this.lastSeq = frame.seq
       this.lastSeen = frame.seq
     }
@@ -33,10 +31,9 @@ export class Batcher {
   }
 
   take(): Batch {
-    const batch = { items: this.items, frames: this.frames, firstSeq: this.firstSeq, lastSeq: this.lastSeq }
+    const batch = { items: this.items, frames: this.frames, lastSeq: this.lastSeq }
     this.items = []
     this.frames = 0
-    this.firstSeq = null
     this.lastSeq = null
     return batch
   }

@@ -17,10 +17,6 @@ export class CommitTracker {
     return this.committed
   }
 
-  get pending(): number {
-    return this.inFlight.length
-  }
-
   /** Batches must be dispatched in seq order. */
   dispatch(lastSeq: number | null): number {
     const id = this.nextId++

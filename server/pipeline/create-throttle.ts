@@ -3,11 +3,10 @@
 import type { BackfillConfig } from '../config/index.js'
 import { PROFILES, type ProfileName, type ThrottleSettings } from '../config/profiles.js'
 import { profileAt, type Schedule } from '../config/schedule.js'
-import type { SystemSample } from '../services/system-metrics.js'
-import { AdaptiveThrottle } from './governor.js'
+import { AdaptiveThrottle, type GovernorSample } from './governor.js'
 import { StaticThrottle, type BatchObservation, type Throttle } from './throttle.js'
 
-export type ThrottleDeps = { sample: () => SystemSample; log: (line: string) => void; now?: () => Date }
+export type ThrottleDeps = { sample: () => GovernorSample; log: (line: string) => void; now?: () => Date }
 
 function withOverrides(config: BackfillConfig, profile: ProfileName): ThrottleSettings {
   const settings = { ...PROFILES[profile] }

@@ -1,6 +1,7 @@
-// The intake gate: closed while any reason holds it (an operator's pause, a database outage). The pipeline waits
-// at the gate before pulling the next frame, so a closed gate stops the socket from being read (backpressure).
-export type GateReason = 'operator' | 'database' | 'schedule'
+// The intake gate: the one owner of "why is intake paused". Whoever has a reason reports it here (the operator's
+// pause, a database outage, the memory watchdog) and every loop that takes in work (the replay's frame loop, the
+// repo workers) waits at the gate before taking more, so a closed gate stops the socket and the fetches alike.
+export type GateReason = 'operator' | 'database' | 'memory'
 
 export class IntakeGate {
   private readonly reasons = new Set<GateReason>()

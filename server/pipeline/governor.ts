@@ -6,10 +6,16 @@
 // efficiency (per-batch overhead is amortised over more events) but also how long one synchronous stretch of work
 // keeps the event loop, which is what the lag budget limits.
 import type { ThrottleSettings } from '../config/profiles.js'
-import type { SystemSample } from '../services/system-metrics.js'
 import type { BatchObservation, Throttle, ThrottleBudget } from './throttle.js'
 
 export type GovernorBudget = ThrottleBudget
+/** What the governor reads each second; the process's system metrics provide it. */
+export type GovernorSample = {
+  /** Process CPU over the last interval, in percent of one core. */
+  cpuPercent: number
+  /** Event-loop delay p99 over the last interval, milliseconds. */
+  loopDelayP99Ms: number
+}
 export type GovernorKnobs = { batchSize: number; batchDelayMs: number }
 export type GovernorLimits = { minBatch: number; maxBatch: number; maxDelayMs: number }
 
@@ -25,7 +31,7 @@ const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v
  */
 export function governorStep(
   knobs: GovernorKnobs,
-  m: Pick<SystemSample, 'cpuPercent' | 'loopDelayP99Ms'>,
+  m: GovernorSample,
   budget: GovernorBudget,
   limits: GovernorLimits = GOVERNOR_LIMITS,
 ): GovernorKnobs {
@@ -58,7 +64,7 @@ export type AdaptiveThrottleOptions = {
   /** Knobs the operator set explicitly stay fixed. */
   fixed: { batchSize?: boolean; batchDelayMs?: boolean }
   budget: GovernorBudget
-  sample: () => SystemSample
+  sample: () => GovernorSample
   log: (line: string) => void
   stepMs?: number
 }
@@ -68,7 +74,7 @@ export class AdaptiveThrottle implements Throttle {
   private lastStepAt = 0
   private lastLogged: GovernorKnobs
   private lastLogAt = 0
-  private lastSample: Pick<SystemSample, 'cpuPercent' | 'loopDelayP99Ms'> = { cpuPercent: 0, loopDelayP99Ms: 0 }
+  private lastSample: GovernorSample = { cpuPercent: 0, loopDelayP99Ms: 0 }
 
   constructor(private readonly opts: AdaptiveThrottleOptions) {
     this.knobs = { batchSize: opts.base.batchSize, batchDelayMs: opts.base.batchDelayMs }

@@ -3,28 +3,33 @@
 // the loop therefore stops the socket from being read (the source pauses it), which is the backpressure
 // (invariant 1). The delay between batches is a wait in this loop, never a sleep inside a handler while frames
 // pile up. Writes run concurrently up to the semaphore's limit (invariant 5) and the cursor only advances past
-// batches that have all committed (invariant 2).
+// batches that have all committed (invariant 2). Retrying a write, whatever went wrong, happens in one place:
+// writeUntilDone.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import { isDatabaseUnavailable } from '../db/errors.js'
-import type { BatchWriter, WriteOutcome } from '../indexer/writer.js'
+import type { ControlFrame, DecodedFrame } from '../events/index.js'
+import { backoffMs } from '../lib/backoff.js'
+import { abortableSleep } from '../lib/sleep.js'
+import { TimeSlice } from '../lib/time-slice.js'
 import { Batcher, type Batch } from './batcher.js'
 import { CommitTracker } from './commit-tracker.js'
 import type { FrameDecoder } from './decoder/types.js'
-import type { ControlFrame, DecodedFrame } from './events.js'
 import type { IntakeGate } from './gate.js'
 import { RateMeter } from './rate.js'
-import { TimeSlice } from './time-slice.js'
+import type { ResumePoint } from './resume-point.js'
 import type { Semaphore } from './semaphore.js'
+import type { BatchSink, WriteOutcome } from './sink.js'
 import type { FrameSource } from './source.js'
 import type { Throttle } from './throttle.js'
-import { abortableSleep, type MemoryWatchdog } from './watchdog.js'
+import type { MemoryWatchdog } from './watchdog.js'
 
 export type PipelineOptions = {
-  /** The cursor's name in the cursors table, and who wrote a reject. */
+  /** The cursor's name in the cursors table. */
   cursorName: string
   source: FrameSource
   decoder: FrameDecoder
-  writer: BatchWriter
+  sink: BatchSink
+  /** Moved past each frame decoded; the source reconnects from it. */
+  resume: ResumePoint
   throttle: Throttle
   semaphore: Semaphore
   gate: IntakeGate
@@ -58,6 +63,8 @@ export type PipelineCounts = {
 export type Gap = { afterSeq: number | null; resumedAt: number; reason: string; at: string }
 
 const MEMORY_CHECK_EVERY = 100
+/** Two writers meeting on the same rows (a deadlock) is retried this often, quickly, before it counts as a bug. */
+const CONFLICT_RETRIES = 5
 
 export class Pipeline {
   readonly counts: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
@@ -67,7 +74,6 @@ export class Pipeline {
   private readonly batcher = new Batcher()
   private readonly inFlight = new Set<Promise<void>>()
   private readonly abort = new AbortController()
-  private lastReceivedSeq: number | null
   private expectFirstAfterConnect = true
   private sinceMemoryCheck = 0
   private readonly slice = new TimeSlice()
@@ -78,7 +84,11 @@ export class Pipeline {
 
   constructor(private readonly opts: PipelineOptions) {
     this.tracker = new CommitTracker(opts.startCursor)
-    this.lastReceivedSeq = opts.startCursor
+    opts.resume.seq = opts.startCursor
+  }
+
+  private get lastReceivedSeq(): number | null {
+    return this.opts.resume.seq
   }
 
   /** The highest seq below which everything is written or rejected. */
@@ -86,22 +96,8 @@ export class Pipeline {
     return this.tracker.committedSeq
   }
 
-  get receivedSeq(): number | null {
-    return this.lastReceivedSeq
-  }
-
-  get writesInFlight(): number {
-    return this.inFlight.size
-  }
-
   get isDatabaseDown(): boolean {
     return this.databaseDown
-  }
-
-  /** Where the source should resume after a reconnect: just after the last frame decoded. */
-  resumeCursor(): number | null {
-    this.expectFirstAfterConnect = true
-    return this.lastReceivedSeq
   }
 
   stop(): void {
@@ -120,6 +116,10 @@ export class Pipeline {
         if (pull.kind === 'closed') break
         if (pull.kind === 'idle') {
           if (this.batcher.size > 0) await this.dispatch()
+          continue
+        }
+        if (pull.kind === 'connected') {
+          this.expectFirstAfterConnect = true
           continue
         }
         const result = await opts.decoder.decode(pull.bytes)
@@ -158,7 +158,7 @@ export class Pipeline {
         this.recordGap(this.lastReceivedSeq, frame.seq, 'the source resumed past the cursor asked for')
       }
       this.expectFirstAfterConnect = false
-      this.lastReceivedSeq = frame.seq
+      this.opts.resume.seq = frame.seq
     }
     if (frame.items.length === 0) this.counts.skipped++
     this.batcher.add(frame)
@@ -199,7 +199,6 @@ export class Pipeline {
   private async dispatch(): Promise<void> {
     const batch = this.batcher.take()
     const settings = this.opts.throttle.current()
-    this.opts.semaphore.setLimit(settings.maxConcurrent)
     await this.opts.semaphore.acquire()
     const id = this.tracker.dispatch(batch.lastSeq)
     const task = this.writeUntilDone(batch, id)
@@ -219,23 +218,28 @@ export class Pipeline {
   private async writeUntilDone(batch: Batch, id: number): Promise<void> {
     const started = Date.now()
     let outcome: WriteOutcome | null = null
-    for (let attempt = 0; outcome === null; attempt++) {
+    for (let attempt = 0, conflicts = 0; outcome === null; attempt++) {
       try {
-        outcome = await this.opts.writer.write(batch.items, batch.lastSeq, {
+        outcome = await this.opts.sink.write(batch.items, batch.lastSeq, {
           name: this.opts.cursorName,
           seqAtCommit: () => this.tracker.seqIfCommitted(id),
         })
       } catch (err) {
-        if (!isDatabaseUnavailable(err)) throw err
-        if (this.abort.signal.aborted) throw new Error(`stopped while the database was unavailable: ${(err as Error).message}`)
-        // Capped low: an outage should end for the backfill within seconds of the database coming back.
-        const waitMs = Math.min(5_000, 1000 * 2 ** Math.min(attempt, 3))
+        const kind = this.opts.sink.failureKind(err)
+        if (kind === 'fatal' || (kind === 'conflict' && ++conflicts > CONFLICT_RETRIES)) throw err
+        if (this.abort.signal.aborted) throw new Error(`stopped while the write could not complete: ${(err as Error).message}`)
+        if (kind === 'conflict') {
+          // Jittered, so the two writers that met do not meet again at once.
+          await abortableSleep(20 * conflicts + Math.random() * 50, this.abort.signal)
+          continue
+        }
         if (!this.databaseDown) {
           this.databaseDown = true
           this.opts.gate.close('database')
           this.opts.log(`Database unavailable (${(err as Error).message}); pausing intake and retrying with backoff`)
         }
-        await abortableSleep(waitMs, this.abort.signal)
+        // Capped low: an outage should end for the backfill within seconds of the database coming back.
+        await abortableSleep(backoffMs(attempt, { baseMs: 1000, maxMs: 5000 }), this.abort.signal)
       }
     }
     if (this.databaseDown) {

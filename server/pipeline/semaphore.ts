@@ -1,12 +1,16 @@
-// Counts database operations in flight (invariant 5). Waiters are served first come, first served; the queue of
-// waiters is bounded by the pipeline itself, which has at most one dispatch waiting at a time.
+// Counts database operations in flight (invariant 5). Waiters are served first come, first served. The limit is
+// read from its owner (the throttle, through a function) each time a permit is granted, so a throttle that lowers
+// it takes effect as permits come back and nobody else ever re-limits the semaphore.
 export class Semaphore {
   private inUse = 0
   private peak = 0
   private readonly waiters: (() => void)[] = []
+  private readonly limitOf: () => number
 
-  constructor(private permits: number) {
-    if (!Number.isInteger(permits) || permits < 1) throw new Error(`semaphore needs at least 1 permit, got ${permits}`)
+  constructor(limit: number | (() => number)) {
+    this.limitOf = typeof limit === 'number' ? () => limit : limit
+    const initial = this.limitOf()
+    if (!Number.isInteger(initial) || initial < 1) throw new Error(`semaphore needs at least 1 permit, got ${initial}`)
   }
 
   get active(): number {
@@ -14,7 +18,7 @@ export class Semaphore {
   }
 
   get limit(): number {
-    return this.permits
+    return Math.max(1, Math.floor(this.limitOf()))
   }
 
   /** The most permits ever held at once: what a test reads to prove the bound held. */
@@ -22,14 +26,13 @@ export class Semaphore {
     return this.peak
   }
 
-  /** Changing the limit takes effect as permits are released; permits already held are never revoked. */
-  setLimit(permits: number): void {
-    this.permits = Math.max(1, Math.floor(permits))
-    this.wake()
+  /** How many are waiting for a permit. */
+  get waiting(): number {
+    return this.waiters.length
   }
 
   async acquire(): Promise<void> {
-    if (this.inUse < this.permits && this.waiters.length === 0) {
+    if (this.inUse < this.limit && this.waiters.length === 0) {
       this.take()
       return
     }
@@ -57,7 +60,7 @@ export class Semaphore {
   }
 
   private wake(): void {
-    while (this.inUse < this.permits && this.waiters.length > 0) {
+    while (this.inUse < this.limit && this.waiters.length > 0) {
       this.take()
       this.waiters.shift()!()
     }

@@ -4,11 +4,21 @@
 // already read off the TCP socket when it is paused, one socket read at most). Past that the socket is paused, so
 // the relay's unsent backlog stays on the relay's side of the TCP connection (invariant 1).
 //
-// The source knows nothing of seqs: on a reconnect it drops what it still buffers and asks the consumer where to
-// resume (the last seq the consumer decoded), so nothing is skipped and nothing arrives out of order.
+// The source knows nothing of seqs: on a reconnect it drops what it still buffers and resumes from the resume
+// point the consumer keeps (the last seq it decoded), so nothing is skipped and nothing arrives out of order. Each
+// new connection is announced in the stream itself (a `connected` pull before its first frame), so the consumer
+// knows where a gap check belongs without being called back.
 import WebSocket from 'ws'
+import { backoffMs } from '../lib/backoff.js'
+import type { ResumePoint } from './resume-point.js'
+import { openSubscription, subscribeReposUrl } from './subscription.js'
 
-export type SourcePull = { kind: 'frame'; bytes: Uint8Array } | { kind: 'idle' } | { kind: 'closed' }
+export type SourcePull =
+  | { kind: 'frame'; bytes: Uint8Array }
+  /** A new connection opened from `cursor`; its frames follow. */
+  | { kind: 'connected'; cursor: number | null }
+  | { kind: 'idle' }
+  | { kind: 'closed' }
 
 export type SourceEvent =
   | { kind: 'connecting'; url: string; cursor: number | null; attempt: number }
@@ -24,6 +34,7 @@ export interface FrameSource {
   /** Drop the connection and resume from the consumer's cursor (e.g. after a ConsumerTooSlow error frame). */
   reconnect(reason: string): void
   close(): Promise<void>
+  /** How full the buffer is, for the dashboard: a full buffer with a paused socket is backpressure at work. */
   stats(): SourceStats
 }
 
@@ -33,12 +44,14 @@ export type SourceStats = {
   bufferedFrames: number
   bufferedBytes: number
   reconnects: number
+  /** Frames received on the current connection: an open socket that brought none yet is not flowing. */
+  framesThisConnection: number
 }
 
 export type WebSocketSourceOptions = {
   /** Service base, e.g. wss://bsky.network or ws://127.0.0.1:2583. */
   service: string
-  resumeCursor: () => number | null
+  resume: ResumePoint
   stallTimeoutMs: number
   highWaterFrames?: number
   highWaterBytes?: number
@@ -46,8 +59,6 @@ export type WebSocketSourceOptions = {
   /** Reconnect backoff ceiling. */
   maxBackoffMs?: number
 }
-
-const MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 /** During a long outage: the first three failures, then the 4th, 8th, 16th, ... (one line per 30 s retry is spam). */
 function worthLogging(failures: number): boolean {
@@ -72,19 +83,15 @@ export function sourceEventLine(e: SourceEvent): string | null {
   }
 }
 
-export function subscribeReposUrl(service: string, cursor: number | null): string {
-  const base = `${service.replace(/\/+$/, '')}/xrpc/com.atproto.sync.subscribeRepos`
-  return cursor === null ? base : `${base}?cursor=${cursor}`
-}
-
 export class WebSocketSource implements FrameSource {
   private ws: WebSocket | null = null
-  private readonly buffer: Uint8Array[] = []
+  private readonly buffer: (Uint8Array | { connectedAt: number | null })[] = []
   private bufferedBytes = 0
   private waiter: ((pull: SourcePull) => void) | null = null
   private closed = false
   private attempt = 0
   private reconnects = 0
+  private framesThisConnection = 0
   private lastFrameAt = Date.now()
   private stallTimer: NodeJS.Timeout | null = null
   private retryTimer: NodeJS.Timeout | null = null
@@ -103,11 +110,12 @@ export class WebSocketSource implements FrameSource {
   }
 
   next(timeoutMs: number): Promise<SourcePull> {
-    const frame = this.buffer.shift()
-    if (frame) {
-      this.bufferedBytes -= frame.byteLength
+    const entry = this.buffer.shift()
+    if (entry && !(entry instanceof Uint8Array)) return Promise.resolve({ kind: 'connected', cursor: entry.connectedAt })
+    if (entry) {
+      this.bufferedBytes -= entry.byteLength
       this.maybeResume()
-      return Promise.resolve({ kind: 'frame', bytes: frame })
+      return Promise.resolve({ kind: 'frame', bytes: entry })
     }
     if (this.closed) return Promise.resolve({ kind: 'closed' })
     this.maybeResume()
@@ -140,29 +148,33 @@ export class WebSocketSource implements FrameSource {
     return {
       connected: this.ws?.readyState === WebSocket.OPEN,
       paused: this.ws?.isPaused ?? false,
-      bufferedFrames: this.buffer.length,
+      bufferedFrames: this.buffer.filter((e) => e instanceof Uint8Array).length,
       bufferedBytes: this.bufferedBytes,
       reconnects: this.reconnects,
+      framesThisConnection: this.framesThisConnection,
     }
   }
 
   private connect(): void {
     if (this.closed) return
-    const cursor = this.opts.resumeCursor()
-    const url = subscribeReposUrl(this.opts.service, cursor)
+    const cursor = this.opts.resume.seq
     this.attempt++
-    this.opts.onEvent?.({ kind: 'connecting', url, cursor, attempt: this.attempt })
-    const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, handshakeTimeout: 15_000 })
+    this.opts.onEvent?.({ kind: 'connecting', url: subscribeReposUrl(this.opts.service, cursor), cursor, attempt: this.attempt })
+    const ws = openSubscription(this.opts.service, cursor)
     this.ws = ws
+    this.framesThisConnection = 0
     this.lastFrameAt = Date.now()
     ws.binaryType = 'nodebuffer'
     ws.on('open', () => {
       this.opts.onEvent?.({ kind: 'connected', cursor, afterFailures: this.attempt - 1 })
+      if (this.waiter) this.waiter({ kind: 'connected', cursor })
+      else this.buffer.push({ connectedAt: cursor })
     })
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (this.ws !== ws) return
       this.lastFrameAt = Date.now()
       this.attempt = 0
+      this.framesThisConnection++
       // Text frames are not part of the protocol; they are handed on so the decoder can reject them visibly.
       const bytes = isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data)
       if (this.waiter) {
@@ -201,8 +213,7 @@ export class WebSocketSource implements FrameSource {
     this.buffer.length = 0
     this.bufferedBytes = 0
     this.reconnects++
-    const backoff = Math.min(this.opts.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(this.attempt, 10))
-    const retryInMs = delayOverrideMs ?? backoff
+    const retryInMs = delayOverrideMs ?? backoffMs(this.attempt, { baseMs: 500, maxMs: this.opts.maxBackoffMs ?? 30_000 })
     this.opts.onEvent?.({ kind: 'disconnected', reason, retryInMs, failures: this.attempt })
     if (this.retryTimer) clearTimeout(this.retryTimer)
     this.retryTimer = setTimeout(() => this.connect(), retryInMs)

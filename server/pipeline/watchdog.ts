@@ -1,6 +1,9 @@
 // Memory watchdog. The measure is the process's resident set size (RSS): it is what the kernel's OOM killer and an
 // operator's `top` see, and it includes what the V8 heap does not (socket buffers, CBOR/CAR byte arrays).
 // Pure decision (`memoryDecision`) apart from the waiting and the logging, so the thresholds are unit-tested.
+// The watchdog holds the loop that calls it and reports the pause to the intake gate, which owns every pause.
+import { abortableSleep } from '../lib/sleep.js'
+import type { IntakeGate } from './gate.js'
 
 /** Waits while memory stays above the limit: 5 s, then 10 s more, then 10 s at a time until it recovers. */
 export const MEMORY_BACKOFF_MS = [5_000, 10_000] as const
@@ -24,7 +27,7 @@ export type WatchdogOptions = {
   log: (line: string) => void
   measureMb?: () => number
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
-  onPause?: (paused: boolean) => void
+  gate: IntakeGate
 }
 
 export class MemoryWatchdog {
@@ -45,13 +48,13 @@ export class MemoryWatchdog {
       if (decision.action === 'continue') {
         if (waits > 0) {
           this.opts.log(`Memory recovered: ${used} MB / ${limit} MB limit, resuming intake`)
-          this.opts.onPause?.(false)
+          this.opts.gate.open('memory')
         }
         return
       }
       if (waits === 0) {
         this.opts.log(`Memory: ${used} MB / ${limit} MB limit, pausing intake`)
-        this.opts.onPause?.(true)
+        this.opts.gate.close('memory')
       } else {
         this.opts.log(`Memory still high: ${used} MB / ${limit} MB limit, waiting ${decision.waitMs / 1000} s more`)
       }
@@ -61,18 +64,4 @@ export class MemoryWatchdog {
       waits++
     }
   }
-}
-
-/** A sleep that ends early when `signal` aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }

@@ -40,6 +40,7 @@ function progress(overrides: Partial<BackfillProgress> = {}): BackfillProgress {
     memory: { rssMb: 300, heapUsedMb: 100, limitMb: 512, paused: false },
     db: { inUse: 3, limit: 4, highWater: 4, poolSize: 5, poolTotal: 4, poolWaiting: 1, down: false },
     throttle: { profile: 'background', describe: '', batchSize: 500, batchDelayMs: 0, useIdle: false, budget: null },
+    source: { state: 'connected', error: null, bufferedFrames: 0, bufferedBytes: 0, paused: false },
     pausedBy: [],
     gaps: [],
     startedAt: null,

@@ -7,6 +7,7 @@ import { dashboardRoutes } from '../../server/api/dashboard.js'
 import { liveRoutes, type LiveHub, type LiveOptions, type LivePayload } from '../../server/api/live.js'
 import type { Stats } from '../../server/api/stats.js'
 import type { BackfillProgress } from '../../server/services/backfill.js'
+import { FIREHOSE_OFF } from '../../server/services/firehose.js'
 import type { SystemSample } from '../../server/services/system-metrics.js'
 
 export const XSS = '<img src=x onerror=alert(1)>'
@@ -28,6 +29,7 @@ export function progressFixture(overrides: Partial<BackfillProgress> = {}): Back
     memory: { rssMb: 180, heapUsedMb: 95, limitMb: 512, paused: false },
     db: { inUse: 2, limit: 4, highWater: 4, poolSize: 5, poolTotal: 4, poolWaiting: 0, down: false },
     throttle: { profile: 'background', describe: 'background', batchSize: 500, batchDelayMs: 0, useIdle: true, budget: null },
+    source: { state: 'connected', error: null, bufferedFrames: 0, bufferedBytes: 0, paused: false },
     pausedBy: [],
     gaps: [],
     startedAt: iso(60_000),
@@ -94,7 +96,7 @@ export async function startFakeServer(options: { live?: LiveOptions; distDir?: s
     at: new Date().toISOString(),
     backfill: state.progress,
     system: { ...state.system, at: Date.now() },
-    firehose: { state: 'off' },
+    firehose: FIREHOSE_OFF,
   })
   const live = liveRoutes(source, { intervalMs: 250, ...options.live })
   app.use(live)

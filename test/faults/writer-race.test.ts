@@ -6,7 +6,8 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPool } from '../../server/db/pools.js'
 import { BatchWriter } from '../../server/indexer/writer.js'
-import type { PipelineItem } from '../../server/pipeline/events.js'
+import { RecordLocks } from '../../server/indexer/write-locks.js'
+import type { PipelineItem } from '../../server/events/index.js'
 import { testDatabase } from '../harness/db.js'
 import type { TestDatabase } from '../harness/postgres.js'
 import { indexedState, truncateAll } from '../support/db-state.js'
@@ -56,12 +57,14 @@ function heldAtCommit(inner: pg.Pool) {
 async function interleave(first: PipelineItem[], second: PipelineItem[]) {
   await truncateAll(pool)
   // The account is known already (its #identity came long before), as in a real stream.
-  await new BatchWriter(pool, 'backfill').write([account(1, ALICE, 'active')], null, null)
+  // One process's writers share one set of record locks, as main.ts wires them.
+  const locks = new RecordLocks()
+  await new BatchWriter(pool, 'backfill', locks).write([account(1, ALICE, 'active')], null, null)
   const held = heldAtCommit(pool)
-  const a = new BatchWriter(held.pool, 'backfill').write(first, null, null)
+  const a = new BatchWriter(held.pool, 'backfill', locks).write(first, null, null)
   await held.atCommit
   // The second batch must not wait on the first for long; if it does (a lock), release the first after a while.
-  const b = new BatchWriter(pool, 'backfill').write(second, null, null)
+  const b = new BatchWriter(pool, 'backfill', locks).write(second, null, null)
   const winner = await Promise.race([b.then(() => 'second'), new Promise((r) => setTimeout(() => r('timeout'), 500))])
   held.release()
   await Promise.all([a, b])

@@ -10,10 +10,11 @@ import { PROFILES } from '../../server/config/profiles.js'
 import { createPool } from '../../server/db/pools.js'
 import { BatchWriter } from '../../server/indexer/writer.js'
 import { createDecoder } from '../../server/pipeline/decoder/index.js'
+import { RecordLocks } from '../../server/indexer/write-locks.js'
+import { createConsumer } from '../../server/pipeline/consumer.js'
 import { IntakeGate } from '../../server/pipeline/gate.js'
-import { Pipeline } from '../../server/pipeline/pipeline.js'
 import { Semaphore } from '../../server/pipeline/semaphore.js'
-import { WebSocketSource } from '../../server/pipeline/source.js'
+import type { BatchSink } from '../../server/pipeline/sink.js'
 import { StaticThrottle } from '../../server/pipeline/throttle.js'
 import { testDatabase } from '../harness/db.js'
 import { startBackfill, until } from '../support/backfill.js'
@@ -140,20 +141,20 @@ describe('idle processing', () => {
     }
     setImmediate(tick)
     const perTurn = new Map<number, number>()
-    const writer = new BatchWriter(pool, 'test')
-    const countingWriter = Object.assign(Object.create(writer), {
-      write: (...args: Parameters<BatchWriter['write']>) => {
+    const writer = new BatchWriter(pool, 'test', new RecordLocks())
+    const countingWriter: BatchSink = {
+      write: (...args) => {
         perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
         return writer.write(...args)
       },
-    }) as BatchWriter
-    let pipeline: Pipeline | null = null
-    const src = new WebSocketSource({ service: firehose.url, stallTimeoutMs: 30_000, resumeCursor: () => pipeline!.resumeCursor() })
-    pipeline = new Pipeline({
-      cursorName: 'backfill',
-      source: src,
+      failureKind: (err) => writer.failureKind(err),
+    }
+    const consumer = createConsumer({
+      name: 'backfill',
+      service: firehose.url,
+      stallTimeoutMs: 30_000,
       decoder: createDecoder('lean', { plcUrl: 'http://127.0.0.1:1' }),
-      writer: countingWriter,
+      sink: countingWriter,
       throttle: new StaticThrottle({ ...PROFILES.fast, batchSize: 5, batchDelayMs: 0, maxConcurrent: 10, useIdle }, 'test'),
       semaphore: new Semaphore(10),
       gate: new IntakeGate(),
@@ -163,10 +164,8 @@ describe('idle processing', () => {
       flushAfterMs: 200,
       log: () => {},
     })
-    src.start()
-    const end = await pipeline.run()
+    const end = await consumer.run()
     ticking = false
-    await src.close()
     await pool.end()
     await db.drop()
     expect(end.kind).toBe('complete')

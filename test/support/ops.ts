@@ -1,7 +1,7 @@
 // Hand-made firehose ops for writer tests: real, lexicon-valid records with the runtime types a decoded frame has.
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import type { AccountEvent, CreateOp, DeleteOp, IdentityEvent, RecordValue, UpdateOp } from '../../server/pipeline/events.js'
+import type { AccountEvent, CreateOp, DeleteOp, IdentityEvent, RecordValue, UpdateOp } from '../../server/events/index.js'
 
 const DAG_CBOR = 0x71
 let counter = 0

@@ -2,7 +2,7 @@
 // hold (U+0000 in text, datetimes Postgres rejects or that Date reads in the local time zone), so every value is
 // checked here and a bad one becomes a RecordRejection naming the field, never a failing batch.
 import { CID } from 'multiformats/cid'
-import type { RecordValue } from '../../pipeline/events.js'
+import type { RecordValue } from '../../events/index.js'
 import { RecordRejection } from './types.js'
 
 /** A required string at a slash-separated path, e.g. 'subject/uri'. */

@@ -1,4 +1,4 @@
-import type { RecordValue } from '../../pipeline/events.js'
+import type { RecordValue } from '../../events/index.js'
 import { toLexJson } from '../lex-json.js'
 import { createdAt, optionalText, sortAt, text } from './fields.js'
 import type { RecordModule } from './types.js'

@@ -1,6 +1,6 @@
 // The shape every record module shares. A module maps one firehose op to one row, purely; the writer owns SQL.
 // Adding a collection = one module file + one line in ./index.ts + its table in a migration.
-import type { CreateOp, UpdateOp } from '../../pipeline/events.js'
+import type { CreateOp, UpdateOp } from '../../events/index.js'
 
 /** Postgres types a column may have; the writer passes each column as one array parameter to unnest(). */
 export type ColumnType = 'text' | 'bigint' | 'timestamptz' | 'jsonb' | 'boolean'

@@ -1,6 +1,6 @@
 // The frame kinds every decoder treats alike are answered here; only repo messages (commit, identity, account)
 // reach the decoder's own handler, which is where the decoders differ.
-import type { DecodeResult } from '../events.js'
+import type { DecodeResult } from '../../events/index.js'
 import { type ParsedFrame, parseFrame } from './frame.js'
 import { invalidFrameResult, syncEventResult, unknownTypeResult } from './items.js'
 

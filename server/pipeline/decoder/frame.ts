@@ -6,7 +6,7 @@
 import { decodeAll } from '@atproto/lex-cbor'
 import { isValidDid, isValidTid } from '@atproto/syntax'
 import { CID } from 'multiformats/cid'
-import type { ControlFrame } from '../events.js'
+import type { ControlFrame } from '../../events/index.js'
 
 export type RepoOpBody = { action: 'create' | 'update' | 'delete'; path: string; cid: CID | null }
 

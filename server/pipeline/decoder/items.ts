@@ -6,7 +6,7 @@ import type {
   PipelineItem,
   Reject,
   RejectCategory,
-} from '../events.js'
+} from '../../events/index.js'
 import type { CommitBody, IdentityBody, ParsedFrame, RepoOpBody, SyncBody } from './frame.js'
 import { parseOpPath } from './ops.js'
 

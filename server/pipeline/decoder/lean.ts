@@ -1,7 +1,7 @@
 // The fast path for unauthenticated replay: synchronous, no hashing, no signature checks, no network.
 // It trusts the relay for integrity and only protects itself against malformed input.
 import { decode } from '@atproto/lex-cbor'
-import type { AccountStatus, DecodeResult, PipelineItem, RecordOp, RecordValue } from '../events.js'
+import type { AccountStatus, DecodeResult, PipelineItem, RecordOp, RecordValue } from '../../events/index.js'
 import { CarBlocks, readCar } from './car.js'
 import { type RepoMessage, dispatch } from './dispatch.js'
 import type { AccountBody, CommitBody, RepoOpBody } from './frame.js'

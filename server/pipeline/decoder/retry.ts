@@ -1,6 +1,7 @@
 // Identity lookups go over the network; a PLC hiccup must not turn into a 'verify' reject for a good commit.
 // Only failures that a later attempt could plausibly fix are retried: a 404 or a bad document will not heal.
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffMs } from '../../lib/backoff.js'
 
 export type RetryPolicy = { attempts: number; baseDelayMs: number }
 
@@ -21,7 +22,7 @@ export async function withRetry<T>(fn: () => Promise<T>, policy: RetryPolicy): P
     } catch (err) {
       if (!isTransient(err)) throw err
       if (attempt >= policy.attempts) throw new RetriesExhaustedError(attempt, err)
-      await sleep(policy.baseDelayMs * 2 ** (attempt - 1))
+      await sleep(backoffMs(attempt - 1, { baseMs: policy.baseDelayMs, maxMs: 30_000 }))
     }
   }
 }

@@ -17,7 +17,7 @@ import {
   parseCommitUnauthenticated,
   parseIdentity,
 } from '@atproto/sync'
-import type { DecodeResult, PipelineItem, RecordOp, Reject, RejectCategory } from '../events.js'
+import type { DecodeResult, PipelineItem, RecordOp, Reject, RejectCategory } from '../../events/index.js'
 import { type CarBlocks, readCar } from './car.js'
 import { type RepoMessage, dispatch } from './dispatch.js'
 import type { AccountBody, CommitBody, IdentityBody, RepoOpBody } from './frame.js'

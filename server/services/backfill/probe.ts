@@ -1,8 +1,7 @@
 // One short-lived subscription that reads the first event after a cursor and hangs up: how the backfill learns
 // where the source's history starts and ends, and which seq a moment in time corresponds to, without replaying.
-import WebSocket from 'ws'
 import type { FrameDecoder } from '../../pipeline/decoder/types.js'
-import { subscribeReposUrl } from '../../pipeline/source.js'
+import { openSubscription } from '../../pipeline/subscription.js'
 
 export type ProbeResult =
   /** The first event after the cursor. `outdated`: the source said it no longer holds the cursor's history. */
@@ -13,6 +12,14 @@ export type ProbeResult =
   | { kind: 'empty' }
 
 export type Probe = (cursor: number | null) => Promise<ProbeResult>
+
+/** The probe was cut short by a shutdown. */
+export class ProbeAborted extends Error {
+  constructor() {
+    super('stopped while probing the source')
+    this.name = 'ProbeAborted'
+  }
+}
 
 /** The source could not be reached at all (as opposed to answering something unexpected). */
 export class SourceUnreachable extends Error {
@@ -28,16 +35,15 @@ export type ProbeOptions = {
   /** How long to wait for a first frame before calling the cursor the head. */
   quietMs: number
   connectTimeoutMs?: number
+  /** A shutdown ends a probe at once, whatever it is waiting for (the handshake, a first frame). */
+  signal?: AbortSignal
 }
 
 export function createProbe(opts: ProbeOptions): Probe {
   return (cursor) =>
     new Promise<ProbeResult>((resolve, reject) => {
-      const ws = new WebSocket(subscribeReposUrl(opts.service, cursor), {
-        handshakeTimeout: opts.connectTimeoutMs ?? 15_000,
-        perMessageDeflate: false,
-        maxPayload: 16 * 1024 * 1024,
-      })
+      if (opts.signal?.aborted) return reject(new ProbeAborted())
+      const ws = openSubscription(opts.service, cursor, opts.connectTimeoutMs ?? 15_000)
       let outdated = false
       let settled = false
       let quietTimer: NodeJS.Timeout | null = null
@@ -45,12 +51,15 @@ export function createProbe(opts: ProbeOptions): Probe {
         if (settled) return
         settled = true
         if (quietTimer) clearTimeout(quietTimer)
+        opts.signal?.removeEventListener('abort', onAbort)
         ws.removeAllListeners()
         ws.on('error', () => {})
         ws.terminate()
         if (result instanceof Error) reject(result)
         else resolve(result)
       }
+      const onAbort = () => finish(new ProbeAborted())
+      opts.signal?.addEventListener('abort', onAbort, { once: true })
       ws.on('open', () => {
         quietTimer = setTimeout(() => finish({ kind: 'empty' }), opts.quietMs)
       })

@@ -1,6 +1,6 @@
 // What the backfill persists about its run beside the cursor, so a restart resumes the same run (same window,
 // same head) instead of starting another, and a finished run stays finished.
-import type { BackfillConfig } from '../../config/index.js'
+import type { BackfillWindow } from '../../config/index.js'
 
 export type RunMeta = {
   relay: string
@@ -18,8 +18,12 @@ export type RunMeta = {
   completedAt: string | null
 }
 
-export function sameRun(meta: RunMeta, relay: string, window: BackfillConfig['window']): boolean {
+/** The window as it is persisted: 'all' is what earlier versions wrote for everything the source holds. */
+export function persistedWindow(window: BackfillWindow): RunMeta['window'] {
+  return window.kind === 'held' ? 'all' : { days: window.days }
+}
+
+export function sameRun(meta: RunMeta, relay: string, window: BackfillWindow | null): boolean {
   if (window === null || meta.relay !== relay) return false
-  if (window === 'all' || meta.window === 'all') return window === meta.window
-  return window.days === meta.window.days
+  return JSON.stringify(persistedWindow(window)) === JSON.stringify(meta.window)
 }

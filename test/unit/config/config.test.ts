@@ -16,8 +16,8 @@ describe('configuration', () => {
 
   it('reads BACKFILL_DAYS as off (0), everything (-1) or a number of days', () => {
     expect(parseConfig({ BACKFILL_DAYS: '0' }).backfill.window).toBeNull()
-    expect(parseConfig({ BACKFILL_DAYS: '-1' }).backfill.window).toBe('all')
-    expect(parseConfig({ BACKFILL_DAYS: '7' }).backfill.window).toEqual({ days: 7 })
+    expect(parseConfig({ BACKFILL_DAYS: '-1' }).backfill.window).toEqual({ kind: 'held' })
+    expect(parseConfig({ BACKFILL_DAYS: '7' }).backfill.window).toEqual({ kind: 'days', days: 7 })
   })
 
   it('applies a profile and lets an explicit variable override one of its values', () => {

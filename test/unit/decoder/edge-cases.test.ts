@@ -1,7 +1,7 @@
 import { encode } from '@atproto/lex-cbor'
 import { describe, expect, it } from 'vitest'
 import { encodeErrorFrame, encodeMessageFrame } from '../../../bench/source/frames.js'
-import type { Reject } from '../../../server/pipeline/events.js'
+import type { Reject } from '../../../server/events/index.js'
 import { DID, REV, TIME, commitBody, commitFrame, decodeFrame, decoders, post } from './fixtures.js'
 
 function concat(...parts: Uint8Array[]): Uint8Array {

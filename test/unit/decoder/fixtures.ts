@@ -4,7 +4,7 @@ import { BlockMap, blocksToCarFile } from '@atproto/repo'
 import { encodeMessageFrame } from '../../../bench/source/frames.js'
 import { createLeanDecoder } from '../../../server/pipeline/decoder/lean.js'
 import { createSyncDecoder } from '../../../server/pipeline/decoder/sync.js'
-import type { DecodeResult, DecodedFrame } from '../../../server/pipeline/events.js'
+import type { DecodeResult, DecodedFrame } from '../../../server/events/index.js'
 
 export const DID = 'did:plc:abcdefghijklmnopqrstuvwx'
 export const REV = '3kabcdefghijk'

@@ -4,7 +4,7 @@ import { encodeErrorFrame, encodeMessageFrame } from '../../../bench/source/fram
 import { Rng } from '../../../bench/source/prng.js'
 import { createLeanDecoder } from '../../../server/pipeline/decoder/lean.js'
 import { createSyncDecoder } from '../../../server/pipeline/decoder/sync.js'
-import type { DecodeResult, PipelineItem } from '../../../server/pipeline/events.js'
+import type { DecodeResult, PipelineItem } from '../../../server/events/index.js'
 import { DID, TIME, commitFrame, post } from './fixtures.js'
 import { frameParts, workload } from './workload.js'
 

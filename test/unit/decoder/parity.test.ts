@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createLeanDecoder } from '../../../server/pipeline/decoder/lean.js'
 import { createSyncDecoder, createVerifiedDecoder } from '../../../server/pipeline/decoder/sync.js'
-import type { DecodeResult, PipelineItem, Reject } from '../../../server/pipeline/events.js'
+import type { DecodeResult, PipelineItem, Reject } from '../../../server/events/index.js'
 import type { GeneratedFrame } from '../../../bench/source/generator.js'
 import { accountsOf, frameParts, normalize, withoutBlock, workload, workloadResolver } from './workload.js'
 

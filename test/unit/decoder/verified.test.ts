@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import type { GeneratedFrame } from '../../../bench/source/generator.js'
 import { createDecoder } from '../../../server/pipeline/decoder/index.js'
 import { createVerifiedDecoder } from '../../../server/pipeline/decoder/sync.js'
-import type { DecodeResult, PipelineItem } from '../../../server/pipeline/events.js'
+import type { DecodeResult, PipelineItem } from '../../../server/events/index.js'
 import { PLC_URL, type WorkloadAccount, accountsOf, workload, workloadResolver } from './workload.js'
 
 const FAST_RETRY = { attempts: 3, baseDelayMs: 1 }

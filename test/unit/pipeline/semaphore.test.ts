@@ -22,10 +22,11 @@ describe('the semaphore', () => {
   })
 
   it('applies a lowered limit as permits come back', async () => {
-    const s = new Semaphore(3)
+    let limit = 3
+    const s = new Semaphore(() => limit)
     await s.acquire()
     await s.acquire()
-    s.setLimit(1)
+    limit = 1
     let got = false
     const waiting = s.acquire().then(() => (got = true))
     s.release()

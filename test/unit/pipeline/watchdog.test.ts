@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { IntakeGate } from '../../../server/pipeline/gate.js'
 import { MemoryWatchdog, memoryDecision } from '../../../server/pipeline/watchdog.js'
 
 describe('the memory watchdog', () => {
@@ -13,6 +14,7 @@ describe('the memory watchdog', () => {
     const readings = [700, 650, 600, 400]
     const waits: number[] = []
     const lines: string[] = []
+    const gate = new IntakeGate()
     const states: boolean[] = []
     const w = new MemoryWatchdog({
       limitMb: () => 512,
@@ -20,12 +22,14 @@ describe('the memory watchdog', () => {
       measureMb: () => readings.shift()!,
       sleep: async (ms) => {
         waits.push(ms)
+        states.push(!gate.isOpen)
       },
-      onPause: (p) => states.push(p),
+      gate,
     })
     await w.check()
+    states.push(!gate.isOpen)
     expect(waits).toEqual([5000, 10000, 10000])
-    expect(states).toEqual([true, false])
+    expect(states).toEqual([true, true, true, false])
     expect(lines).toEqual([
       'Memory: 700 MB / 512 MB limit, pausing intake',
       'Memory still high: 650 MB / 512 MB limit, waiting 10 s more',

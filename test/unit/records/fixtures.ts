@@ -4,7 +4,7 @@ import { cborDecode, cborEncode, type LexValue } from '@atproto/lex-cbor'
 import { CID } from 'multiformats/cid'
 import { expect } from 'vitest'
 import { RecordRejection } from '../../../server/indexer/records/types.js'
-import type { CreateOp, RecordValue } from '../../../server/pipeline/events.js'
+import type { CreateOp, RecordValue } from '../../../server/events/index.js'
 
 export const ALICE = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
 export const BOB = 'did:plc:z72i7hdynmk6r22z27h6tvur'

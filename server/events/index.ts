@@ -1,4 +1,5 @@
-// The vocabulary of the pipeline: what a decoded firehose frame becomes. Consumers switch on `kind`.
+// The vocabulary every part shares: what a decoded firehose frame (or a walked repository) becomes. It sits below
+// the pipeline and the indexer so that both can speak it without importing each other. Consumers switch on `kind`.
 // Every item carries the frame's `seq` so the cursor can be tied to what was written or rejected.
 
 /** A record as decoded from the repo: CIDs as CID objects, bytes as Uint8Array (IPLD data model). */

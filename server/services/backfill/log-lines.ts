@@ -1,0 +1,37 @@
+// The backfill's [BACKFILL] lines that are more than a sentence: the configuration block at start and the progress
+// line. Pure, so their wording is tested and kept in one place.
+import { THROTTLE_VARS, type BackfillConfig } from '../../config/index.js'
+import type { ThrottleSettings } from '../../config/profiles.js'
+import type { BackfillProgress } from './progress.js'
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`
+}
+
+export function describeWindow(window: BackfillConfig['window']): string {
+  if (window === null) return 'off'
+  if (window.kind === 'held') return 'everything the source holds'
+  return `${window.days} ${window.days === 1 ? 'day' : 'days'}`
+}
+
+export function configLines(config: BackfillConfig, settings: ThrottleSettings, described: string, relay: string): string[] {
+  const explicit = (Object.keys(config.explicit) as (keyof typeof THROTTLE_VARS)[]).map((k) => THROTTLE_VARS[k])
+  return [
+    'Resource throttling config:',
+    `  profile: ${config.profile}${described === config.profile ? '' : ` (${described})`}` +
+      (explicit.length ? `; set explicitly: ${explicit.join(', ')}` : ''),
+    `  window: ${describeWindow(config.window)} from ${relay}`,
+    `  batch size: ${settings.batchSize} events, delay between batches: ${settings.batchDelayMs} ms`,
+    `  max concurrent DB operations: ${settings.maxConcurrent} (pool ${settings.dbPoolSize})`,
+    `  memory limit: ${settings.maxMemoryMb} MB RSS${typeof globalThis.gc === 'function' ? ', GC exposed' : ''}`,
+    `  idle yielding: ${settings.useIdle ? 'on' : 'off'}; decoder: ${config.decoder}`,
+  ]
+}
+
+export function progressLine(p: BackfillProgress): string {
+  const eta = p.etaSeconds === null ? '' : `, ETA ${formatDuration(p.etaSeconds)}`
+  const pct = p.percent === null ? '' : `${p.percent.toFixed(1)}% `
+  return `Progress: ${pct}cursor ${p.cursor}/${p.head}, ${p.counts.processed} events written, ${p.counts.invalid} rejected (${Math.round(p.eventsPerSecond)} evt/s${eta})`
+}

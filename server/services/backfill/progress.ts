@@ -1,0 +1,139 @@
+// The backfill's progress as the dashboard, /api/backfill, /metrics and the log lines read it: one pure function
+// of what the service knows, so the view is tested without a run and the service does not format itself.
+import type { GateReason } from '../../pipeline/gate.js'
+import type { Gap, PipelineCounts } from '../../pipeline/pipeline.js'
+import type { ThrottleBudget } from '../../pipeline/throttle.js'
+import type { ThrottleSettings } from '../../config/profiles.js'
+import type { LogLine } from '../log.js'
+import type { SourceConnection } from '../source-connection.js'
+import type { RunMeta } from './run-state.js'
+
+/** The run's own state; `paused` and `throttled` are derived from the gate and the throttle (see `shownState`). */
+export type RunState = 'off' | 'idle' | 'locating' | 'running' | 'complete' | 'failed'
+export type BackfillState = RunState | 'paused' | 'throttled'
+
+export type BackfillProgress = {
+  state: BackfillState
+  relay: string
+  window: { days: number | null; requestedFrom: string | null; availableFrom: { seq: number; time: string } | null }
+  cursor: number | null
+  head: number | null
+  start: number | null
+  /** 0–100: the cursor's position between start and head. */
+  percent: number | null
+  counts: PipelineCounts
+  eventsPerSecond: number
+  etaSeconds: number | null
+  memory: { rssMb: number; heapUsedMb: number; limitMb: number; paused: boolean }
+  db: { inUse: number; limit: number; highWater: number; poolSize: number; poolTotal: number; poolWaiting: number; down: boolean }
+  throttle: {
+    profile: string
+    describe: string
+    batchSize: number
+    batchDelayMs: number
+    useIdle: boolean
+    /** The adaptive governor's budget (CPU % of one core, event-loop delay), shown against use; null otherwise. */
+    budget: ThrottleBudget | null
+  }
+  source: SourceConnection
+  pausedBy: string[]
+  gaps: Gap[]
+  startedAt: string | null
+  completedAt: string | null
+  error: string | null
+  logs: LogLine[]
+}
+
+export const EMPTY_COUNTS: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
+
+/** What the service knows at one moment; everything the progress view is computed from. */
+export type ProgressInput = {
+  state: RunState
+  relay: string
+  windowDays: number | null
+  meta: RunMeta | null
+  pipeline: {
+    committedSeq: number | null
+    counts: PipelineCounts
+    eventsPerSecond: number
+    gaps: readonly Gap[]
+    databaseDown: boolean
+  } | null
+  source: SourceConnection
+  closedBy: readonly GateReason[]
+  settings: ThrottleSettings
+  profile: string
+  describe: string
+  budget: ThrottleBudget | null
+  semaphore: { active: number; limit: number; highWater: number }
+  pool: { totalCount: number; waitingCount: number }
+  memory: { rssMb: number; heapUsedMb: number }
+  error: string | null
+  logs: LogLine[]
+}
+
+/** What the dashboard calls the state: a running backfill is paused while any reason holds the gate. */
+export function shownState(state: RunState, closedBy: readonly GateReason[], settings: ThrottleSettings): BackfillState {
+  if (state !== 'running') return state
+  if (closedBy.length > 0) return 'paused'
+  return settings.batchDelayMs > 0 ? 'throttled' : 'running'
+}
+
+export function backfillProgress(input: ProgressInput): BackfillProgress {
+  const { meta, pipeline, settings, state } = input
+  const cursor = pipeline?.committedSeq ?? null
+  const start = meta?.startCursor ?? null
+  const head = meta?.headSeq ?? null
+  const percent =
+    cursor !== null && head !== null
+      ? state === 'complete' || head <= (start ?? 0)
+        ? 100
+        : Math.max(0, Math.min(100, ((cursor - (start ?? 0)) / (head - (start ?? 0))) * 100))
+      : state === 'complete'
+        ? 100
+        : null
+  const rate = pipeline?.eventsPerSecond ?? 0
+  // The rate is in frames; seqs are frames too, so the distance left is head − cursor frames.
+  const eta = rate > 0 && cursor !== null && head !== null && state !== 'complete' ? Math.round((head - cursor) / rate) : null
+  return {
+    state: shownState(state, input.closedBy, settings),
+    relay: input.relay,
+    window: {
+      days: input.windowDays,
+      requestedFrom: meta?.requestedFrom ?? null,
+      availableFrom: meta?.availableFrom ?? null,
+    },
+    cursor,
+    head,
+    start,
+    percent: percent === null ? null : Math.round(percent * 10) / 10,
+    counts: pipeline ? { ...pipeline.counts } : { ...EMPTY_COUNTS },
+    eventsPerSecond: Math.round(rate * 10) / 10,
+    etaSeconds: eta,
+    memory: { ...input.memory, limitMb: settings.maxMemoryMb, paused: input.closedBy.includes('memory') },
+    db: {
+      inUse: input.semaphore.active,
+      limit: input.semaphore.limit,
+      highWater: input.semaphore.highWater,
+      poolSize: settings.dbPoolSize,
+      poolTotal: input.pool.totalCount,
+      poolWaiting: input.pool.waitingCount,
+      down: pipeline?.databaseDown ?? false,
+    },
+    throttle: {
+      profile: input.profile,
+      describe: input.describe,
+      batchSize: settings.batchSize,
+      batchDelayMs: settings.batchDelayMs,
+      useIdle: settings.useIdle,
+      budget: input.budget,
+    },
+    source: input.source,
+    pausedBy: [...input.closedBy],
+    gaps: pipeline ? [...pipeline.gaps] : [],
+    startedAt: meta?.startedAt ?? null,
+    completedAt: meta?.completedAt ?? null,
+    error: input.error,
+    logs: input.logs,
+  }
+}
