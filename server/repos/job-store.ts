@@ -13,6 +13,7 @@ import {
   type RepoJobStatus,
   type RetryPolicy,
   afterFailure,
+  canTransition,
   isJobState,
   sourcesOf,
 } from './job-state.js'
@@ -88,6 +89,12 @@ export interface RepoJobStore {
 
 /** `state IN (...)` for the states a job may move to `to` from (constants from job-state.ts, not input). */
 const from = (to: JobState) => `state IN (${sourcesOf(to).map((s) => `'${s}'`).join(', ')})`
+
+/** `state = '<from>'` for one move, checked against the transitions when this module loads. */
+const only = (fromState: JobState, to: JobState) => {
+  if (!canTransition(fromState, to)) throw new Error(`job-store: ${fromState} → ${to} is not an allowed transition`)
+  return `state = '${fromState}'`
+}
 
 // A job's place in its host's queue: one more than the last one given out for that host (see 003_repos_host_rank.sql).
 const TOPS = `SELECT h.host,
@@ -280,7 +287,7 @@ export class PgRepoJobStore implements RepoJobStore {
   async release(owner: string): Promise<number> {
     const res = await this.pool.query(
       `UPDATE repos SET state = 'pending', lease_owner = NULL, lease_until = NULL, updated_at = now()
-       WHERE lease_owner = $1 AND state = 'fetching'`,
+       WHERE lease_owner = $1 AND ${only('fetching', 'pending')}`,
       [owner],
     )
     return res.rowCount ?? 0
@@ -293,7 +300,7 @@ export class PgRepoJobStore implements RepoJobStore {
   async retryFailed(): Promise<number> {
     const res = await this.pool.query(
       `UPDATE repos SET state = 'pending', attempts = 0, next_try_at = now(), updated_at = now()
-       WHERE state = 'failed' AND next_try_at = 'infinity'`,
+       WHERE ${only('failed', 'pending')} AND next_try_at = 'infinity'`,
     )
     return res.rowCount ?? 0
   }
