@@ -128,7 +128,7 @@ export class RepoLister {
     this.log = options.log ?? (() => {})
   }
 
-  /** Lists every source side by side; one failing source does not stop the others. */
+  /** Lists every source side by side; a source whose host fails stops alone (its outcome says why). */
   listAll(sources: readonly ListingSource[], signal: AbortSignal): Promise<ListingOutcome[]> {
     return Promise.all(sources.map((s) => this.list(s, signal)))
   }

@@ -30,6 +30,15 @@ function track(limiter: PerHostLimiter, host: string, signal?: AbortSignal) {
   return t
 }
 
+/** The host's next request waits exactly until `ms` after T0: not granted a millisecond before. */
+async function expectResumesAt(limiter: PerHostLimiter, host: string, ms: number) {
+  const next = track(limiter, host)
+  await vi.advanceTimersByTimeAsync(ms - (Date.now() - T0) - 1)
+  expect(next.at).toBeNull()
+  await vi.advanceTimersByTimeAsync(1)
+  expect(next.at).toBe(ms)
+}
+
 beforeEach(() => {
   vi.useFakeTimers()
   vi.setSystemTime(T0)
@@ -134,11 +143,7 @@ describe('parking', () => {
   it('parks on 429 for the retry-after seconds', async () => {
     const limiter = new PerHostLimiter()
     ;(await limiter.acquire('pds.example')).release(status(429, { 'retry-after': '12' }))
-    const next = track(limiter, 'pds.example')
-    await vi.advanceTimersByTimeAsync(11_999)
-    expect(next.at).toBeNull()
-    await vi.advanceTimersByTimeAsync(1)
-    expect(next.at).toBe(12_000)
+    await expectResumesAt(limiter, 'pds.example', 12_000)
   })
 
   it('parks on 429 until a retry-after HTTP date', async () => {
@@ -146,11 +151,7 @@ describe('parking', () => {
     ;(await limiter.acquire('pds.example')).release(
       status(429, { 'retry-after': new Date(T0 + 45_000).toUTCString() }),
     )
-    const next = track(limiter, 'pds.example')
-    await vi.advanceTimersByTimeAsync(44_999)
-    expect(next.at).toBeNull()
-    await vi.advanceTimersByTimeAsync(1)
-    expect(next.at).toBe(45_000)
+    await expectResumesAt(limiter, 'pds.example', 45_000)
   })
 
   it('parks on 429 without a retry time for 1 s, then 2 s, then 4 s while the 429s go on', async () => {
@@ -179,11 +180,7 @@ describe('parking', () => {
     expect(parks).toEqual([])
     ;(await limiter.acquire('pds.example')).release(status(503))
     expect(parks).toEqual([{ host: 'pds.example', until: T0 + 1_000, reason: '3 failures in a row (last: HTTP 503)' }])
-    const next = track(limiter, 'pds.example')
-    await vi.advanceTimersByTimeAsync(999)
-    expect(next.at).toBeNull()
-    await vi.advanceTimersByTimeAsync(1)
-    expect(next.at).toBe(1_000)
+    await expectResumesAt(limiter, 'pds.example', 1_000)
   })
 
   it('a parked host does not delay another host', async () => {
