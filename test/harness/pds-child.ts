@@ -1,5 +1,6 @@
 // Child process entry: runs Bluesky's reference PDS + PLC (from @atproto/dev-env)
-// bound to 127.0.0.1 on ephemeral ports. Spawned by test/harness/pds.ts as
+// bound to 127.0.0.1 on ephemeral ports; or, given the URL of a running PLC,
+// only a PDS that registers its accounts there (several PDSes, one network). Spawned by test/harness/pds.ts as
 //   node test/harness/pds-child.ts            (Node 22's built-in type stripping)
 //   node --import tsx test/harness/pds-child.ts  (fallback)
 // so this file must stay erasable-syntax-only TypeScript (no enums, no
@@ -21,6 +22,10 @@ export type ChildOptions = {
   /** fixed ports (0 / absent = ephemeral) */
   pdsPort?: number
   plcPort?: number
+  /** an existing PLC directory to register with; no PLC is started then */
+  plcUrl?: string
+  /** the PDS's one handle domain (e.g. '.pds2.test'); absent: dev-env's default, '.test' */
+  handleDomain?: string
 }
 
 export type ChildReady = {
@@ -72,12 +77,22 @@ const freePort = () =>
 // loading we don't need). Load only the PDS+PLC network class from its dist
 // directory, falling back to the index if the layout ever changes.
 type DevEnv = typeof import('@atproto/dev-env')
-const loadDevEnv = async (): Promise<Pick<DevEnv, 'TestNetworkNoAppView'>> => {
+type DevEnvParts = Pick<DevEnv, 'TestNetworkNoAppView' | 'TestPds' | 'mockNetworkUtilities'>
+const loadDevEnv = async (): Promise<DevEnvParts> => {
   const indexUrl = import.meta.resolve('@atproto/dev-env')
   try {
-    const mod = (await import(new URL('./network-no-appview.js', indexUrl).href)) as Partial<DevEnv>
-    if (typeof mod.TestNetworkNoAppView === 'function') {
-      return { TestNetworkNoAppView: mod.TestNetworkNoAppView }
+    const load = async (file: string) => (await import(new URL(file, indexUrl).href)) as Partial<DevEnv>
+    const [net, pds, util] = await Promise.all([load('./network-no-appview.js'), load('./pds.js'), load('./util.js')])
+    if (
+      typeof net.TestNetworkNoAppView === 'function' &&
+      typeof pds.TestPds === 'function' &&
+      typeof util.mockNetworkUtilities === 'function'
+    ) {
+      return {
+        TestNetworkNoAppView: net.TestNetworkNoAppView,
+        TestPds: pds.TestPds,
+        mockNetworkUtilities: util.mockNetworkUtilities,
+      }
     }
   } catch {
     // fall through
@@ -149,32 +164,39 @@ const main = async () => {
   const blobstoreDiskLocation = path.join(opts.dataDir, 'blobs')
   await fs.mkdir(dataDirectory, { recursive: true })
   await fs.mkdir(blobstoreDiskLocation, { recursive: true })
-  const [plcPort, pdsPort] = await Promise.all([
-    opts.plcPort || freePort(),
-    opts.pdsPort || freePort(),
-  ])
-  const { TestNetworkNoAppView } = await loadDevEnv()
+  const plcPort = opts.plcUrl ? Number(new URL(opts.plcUrl).port) : opts.plcPort || (await freePort())
+  const pdsPort = opts.pdsPort || (await freePort())
+  const { TestNetworkNoAppView, TestPds, mockNetworkUtilities } = await loadDevEnv()
   const tImported = performance.now()
   if (shuttingDown) return
-  const testNet = await TestNetworkNoAppView.create({
-    plc: { port: plcPort },
-    pds: {
-      port: pdsPort,
-      dataDirectory,
-      blobstoreDiskLocation,
-      repoBackfillLimitMs: opts.repoBackfillLimitMs,
-    },
-  })
-  network = testNet
+  const pdsConfig = {
+    port: pdsPort,
+    dataDirectory,
+    blobstoreDiskLocation,
+    repoBackfillLimitMs: opts.repoBackfillLimitMs,
+    ...(opts.handleDomain ? { serviceHandleDomains: [opts.handleDomain] } : {}),
+  }
+  let publicUrl: string
+  if (opts.plcUrl) {
+    // what TestNetworkNoAppView does for its PDS, without starting a PLC of its own
+    const pds = await TestPds.create({ didPlcUrl: opts.plcUrl, ...pdsConfig })
+    mockNetworkUtilities(pds)
+    network = pds
+    publicUrl = pds.ctx.cfg.service.publicUrl
+  } else {
+    const testNet = await TestNetworkNoAppView.create({ plc: { port: plcPort }, pds: pdsConfig })
+    network = testNet
+    publicUrl = testNet.pds.ctx.cfg.service.publicUrl
+  }
   if (shuttingDown) {
-    await testNet.close().catch(() => {})
+    await network.close().catch(() => {})
     return
   }
   const ready: ChildReady = {
     skyfillPdsReady: true,
     url: `http://${HOST}:${pdsPort}`,
-    plcUrl: `http://${HOST}:${plcPort}`,
-    publicUrl: testNet.pds.ctx.cfg.service.publicUrl,
+    plcUrl: opts.plcUrl ?? `http://${HOST}:${plcPort}`,
+    publicUrl,
     pdsPort,
     plcPort,
     pid: process.pid,

@@ -6,6 +6,10 @@
 //   ... pds.url (http://127.0.0.1:port), pds.plcUrl ...
 //   await pds.stop()
 //
+// A second PDS on the same network registers its accounts on the first one's
+// PLC, under a handle domain of its own:
+//   const pds2 = await startPds({ plcUrl: pds.plcUrl, handleDomain: '.pds2.test' })
+//
 // No orphans: the child exits when its stdin pipe closes (i.e. when this
 // process dies, however it dies) and when it gets re-parented; this process
 // also SIGKILLs every live child from an 'exit' hook.
@@ -34,6 +38,13 @@ export type StartPdsOptions = {
   /** fixed ports instead of ephemeral ones */
   pdsPort?: number
   plcPort?: number
+  /** run only a PDS, registering DIDs with this (running) PLC directory */
+  plcUrl?: string
+  /**
+   * The PDS's handle domain, e.g. '.pds2.test' (must end in '.test'); handles
+   * are then user1.pds2.test. Default '.test'. PDSes on one PLC need distinct ones.
+   */
+  handleDomain?: string
 }
 
 export type PdsHandle = {
@@ -48,6 +59,8 @@ export type PdsHandle = {
   publicUrl: string
   /** firehose endpoint base, ws://127.0.0.1:port */
   wsUrl: string
+  /** the domain its account handles end in ('.test' unless startPds was given another) */
+  handleDomain: string
   pid: number
   dataDir: string
   /** spawn → ready, measured in this process */
@@ -113,6 +126,8 @@ export async function startPds(options: StartPdsOptions = {}): Promise<PdsHandle
     repoBackfillLimitMs: options.repoBackfillLimitMs ?? HUNDRED_YEARS_MS,
     pdsPort: options.pdsPort,
     plcPort: options.plcPort,
+    plcUrl: options.plcUrl,
+    handleDomain: options.handleDomain,
   }
   installExitHook()
   const child = spawn(process.execPath, [...childExecArgs(), CHILD_PATH], {
@@ -206,6 +221,7 @@ export async function startPds(options: StartPdsOptions = {}): Promise<PdsHandle
     plcUrl: ready.plcUrl,
     publicUrl: ready.publicUrl,
     wsUrl: ready.url.replace(/^http/, 'ws'),
+    handleDomain: options.handleDomain ?? '.test',
     pid: ready.pid,
     dataDir,
     startupMs,

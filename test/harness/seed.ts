@@ -81,8 +81,8 @@ export type SeededAccount = {
 
 export const HANDLE_DOMAIN = '.test'
 
-export function accountHandle(index: number, prefix = 'user'): string {
-  return `${prefix}${index}${HANDLE_DOMAIN}`
+export function accountHandle(index: number, prefix = 'user', domain = HANDLE_DOMAIN): string {
+  return `${prefix}${index}${domain}`
 }
 
 /** Create one account on the PDS (handle user{index}.test unless given). */
@@ -110,6 +110,8 @@ export type SeedOptions = {
   firstIndex?: number
   /** handle prefix (default 'user') */
   handlePrefix?: string
+  /** handle domain, the PDS's own (default '.test'; a second PDS has another, see startPds handleDomain) */
+  handleDomain?: string
   /** max writes per applyWrites commit (default 10, PDS max 200) */
   maxBatch?: number
   /** share of commits that are multi-write applyWrites (default 0.55) */
@@ -227,6 +229,7 @@ export async function seedWorkload(pdsUrl: string, opts: SeedOptions): Promise<S
   const rng = createRng(opts.seed)
   const firstIndex = opts.firstIndex ?? 1
   const prefix = opts.handlePrefix ?? 'user'
+  const domain = opts.handleDomain ?? HANDLE_DOMAIN
   const maxBatch = Math.max(2, Math.min(opts.maxBatch ?? 10, 200))
   const batchShare = opts.batchShare ?? 0.55
   const concurrency = Math.max(1, opts.accountConcurrency ?? 1)
@@ -245,7 +248,7 @@ export async function seedWorkload(pdsUrl: string, opts: SeedOptions): Promise<S
       while (nextAcct < opts.accounts) {
         const i = nextAcct++
         const index = firstIndex + i
-        accounts[i] = await seedAccount(pdsUrl, { index, handle: accountHandle(index, prefix) })
+        accounts[i] = await seedAccount(pdsUrl, { index, handle: accountHandle(index, prefix, domain) })
       }
     }),
   )
