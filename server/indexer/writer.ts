@@ -7,7 +7,7 @@
 import type pg from 'pg'
 import type { PipelineItem } from '../events/index.js'
 import { isDatabaseUnavailable } from '../db/errors.js'
-import type { BatchSink, CursorCommit, WriteFailure, WriteOutcome } from '../pipeline/sink.js'
+import type { BatchSink, CommitStep, CursorCommit, WriteFailure, WriteOutcome } from '../pipeline/sink.js'
 import { RECORD_MODULES } from './records/index.js'
 import { prepareBatch, type WritePlan } from './prepare.js'
 import { planSize, refusedWriteReject, splitPlan } from './plan-split.js'
@@ -153,17 +153,22 @@ export class BatchWriter implements BatchSink {
     private readonly locks: RecordLocks,
   ) {}
 
-  async write(items: readonly PipelineItem[], lastSeq: number | null, cursor: CursorCommit | null): Promise<WriteOutcome> {
+  async write(
+    items: readonly PipelineItem[],
+    lastSeq: number | null,
+    cursor: CursorCommit | null,
+    step?: CommitStep,
+  ): Promise<WriteOutcome> {
     const plan = await prepareBatch(items, lastSeq)
     const unlock = await this.locks.lock(planUris(plan), plan.statuses.some((s) => s.status === 'deleted'))
     try {
       try {
-        return await this.transaction(plan, cursor)
+        return await this.transaction(plan, cursor, step)
       } catch (err) {
         if (!isDataError(err)) throw err
       }
       const outcome = await this.isolate(plan, lastSeq)
-      if (cursor) await this.transaction(EMPTY_PLAN, cursor)
+      if (cursor || step) await this.transaction(EMPTY_PLAN, cursor, step)
       return outcome
     } finally {
       unlock()
@@ -190,11 +195,12 @@ export class BatchWriter implements BatchSink {
     }
   }
 
-  private async transaction(plan: WritePlan, cursor: CursorCommit | null): Promise<WriteOutcome> {
+  private async transaction(plan: WritePlan, cursor: CursorCommit | null, step?: CommitStep): Promise<WriteOutcome> {
     const client = await this.pool.connect()
     try {
       await client.query('BEGIN')
       const outcome = await applyPlan(client, plan, this.source)
+      if (step) await step(client)
       const seq = cursor?.seqAtCommit()
       if (cursor && seq !== null && seq !== undefined) await client.query(ADVANCE_CURSOR_SQL, [cursor.name, seq])
       await client.query('COMMIT')

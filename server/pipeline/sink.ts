@@ -17,6 +17,15 @@ export type WriteOutcome = {
 /** Where the cursor goes; `seqAtCommit` is asked just before COMMIT, when it knows what else has committed. */
 export type CursorCommit = { name: string; seqAtCommit: () => number | null }
 
+/** What a step run inside the batch's transaction may do: queries on the transaction's own connection. */
+export type Transaction = { query(sql: string, params?: unknown[]): Promise<{ rowCount: number | null; rows: unknown[] }> }
+
+/**
+ * Work that must commit with the batch's rows or not at all (a repository job marked done with the rows that
+ * complete it). Runs after the rows, before COMMIT; throwing rolls the batch back.
+ */
+export type CommitStep = (tx: Transaction) => Promise<void>
+
 /**
  * `unavailable`: the database cannot be reached now (wait, pause intake, retry); `conflict`: two writers met
  * (deadlock, serialization failure: retry soon); `fatal`: anything else (a bug: fail the run loudly).
@@ -24,7 +33,10 @@ export type CursorCommit = { name: string; seqAtCommit: () => number | null }
 export type WriteFailure = 'unavailable' | 'conflict' | 'fatal'
 
 export interface BatchSink {
-  /** Writes the items, and the cursor when `cursor` is given, in one transaction; bad data becomes rejects. */
-  write(items: readonly PipelineItem[], lastSeq: number | null, cursor: CursorCommit | null): Promise<WriteOutcome>
+  /**
+   * Writes the items, the cursor when `cursor` is given, and `step` when given, in one transaction; bad data becomes
+   * rejects (and `step` then runs in the transaction that commits what remains).
+   */
+  write(items: readonly PipelineItem[], lastSeq: number | null, cursor: CursorCommit | null, step?: CommitStep): Promise<WriteOutcome>
   failureKind(err: unknown): WriteFailure
 }

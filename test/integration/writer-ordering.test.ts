@@ -154,6 +154,25 @@ describe('the batch writer', () => {
     expect(rows).toEqual([{ seq: '10' }])
   })
 
+  it('a commit step commits with the batch, and when it throws the batch rolls back with it', async () => {
+    await truncateAll(pool)
+    const step = (value: string) => async (tx: { query(sql: string, params?: unknown[]): Promise<unknown> }) => {
+      await tx.query(`INSERT INTO cursors (name, meta) VALUES ($1, $2)`, [`step-${value}`, JSON.stringify({ value })])
+    }
+    await writer.write([bobPost], 1, null, step('kept'))
+    const failing = create({ seq: 2, rev: 2, did: ALICE, collection: POST, rkey: 'p' }, records.post('rolled back'))
+    await expect(
+      writer.write([failing], 2, null, async (tx) => {
+        await step('lost')(tx)
+        throw new Error('the step failed')
+      }),
+    ).rejects.toThrow('the step failed')
+    const state = await indexedState(pool)
+    expect(state.posts!.map((r) => r.uri)).toEqual([bobPost.uri])
+    const { rows } = await pool.query(`SELECT meta FROM cursors WHERE name LIKE 'step-%'`)
+    expect(rows).toEqual([{ meta: { value: 'kept' } }])
+  })
+
   it('an invalid record is kept as a reject and the rest of its batch is written', async () => {
     await truncateAll(pool)
     const bad = create({ seq: 2, rev: 2, did: ALICE, collection: POST, rkey: 'bad' }, { $type: POST, text: 'no date' })
