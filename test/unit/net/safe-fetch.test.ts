@@ -38,7 +38,8 @@ const failure = async (promise: Promise<unknown>) => {
 
 beforeAll(async () => {
   server = await startHttpServer({
-    '/ok': (_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'X-Thing': 'yes' }).end('{"hello":"world"}'),
+    '/ok': (_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json', 'X-Thing': 'yes' }).end('{"hello":"world"}'),
     '/loop-a': (_req, res) => res.writeHead(302, { location: '/loop-b' }).end(),
     '/loop-b': (_req, res) => res.writeHead(301, { location: `${server.url}/loop-a` }).end(),
     '/to-private': (_req, res) => res.writeHead(302, { location: 'http://10.1.2.3/xrpc/x' }).end(),
@@ -273,4 +274,3 @@ describe('safeFetch', () => {
     expect(err.message).not.toContain('s3cret')
   })
 })
-
