@@ -147,7 +147,7 @@ export class IdentityRefresher {
   private async refreshAll(claims: Claim[]): Promise<void> {
     const queue = [...claims]
     const worker = async () => {
-      for (let next = queue.shift(); next && !this.stopping; next = queue.shift()) await this.refresh(next)
+      while (!this.stopping && queue.length > 0) await this.refresh(queue.shift()!)
     }
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, claims.length) }, worker))
     if (queue.length > 0) {
