@@ -22,7 +22,8 @@ export type HandleResolverOptions = {
   dns?: { resolveTxt(name: string): Promise<string[][]> }
 }
 
-const WELL_KNOWN_MAX_BYTES = 2048
+// A DID and a little JSON around it.
+const ANSWER_MAX_BYTES = 2048
 // DNS answers that mean "no such record", as opposed to "could not ask".
 const DNS_NO_RECORD = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN'])
 // Answers from the handle's host that mean it does not vouch for any DID.
@@ -76,7 +77,7 @@ async function viaResolverService(handle: string, base: string, opts: HandleReso
       allowPrivate: true,
       timeoutMs: opts.timeoutMs,
       idleTimeoutMs: opts.timeoutMs,
-      maxBytes: WELL_KNOWN_MAX_BYTES,
+      maxBytes: ANSWER_MAX_BYTES,
       limiter: opts.limiter,
       signal: opts.signal,
       accept: 'application/json',
@@ -125,7 +126,7 @@ async function viaWellKnown(handle: string, opts: HandleResolverOptions): Promis
       allowPrivate: opts.allowPrivate,
       timeoutMs: opts.timeoutMs,
       idleTimeoutMs: opts.timeoutMs,
-      maxBytes: WELL_KNOWN_MAX_BYTES,
+      maxBytes: ANSWER_MAX_BYTES,
       limiter: opts.limiter,
       signal: opts.signal,
       accept: 'text/plain',

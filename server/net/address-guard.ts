@@ -6,10 +6,14 @@
 
 type Range = { bytes: number[]; bits: number; reason: string }
 
-const v4 = (cidr: string, reason: string): Range => {
-  const [addr, bits] = cidr.split('/')
-  return { bytes: parseIPv4(addr)!, bits: Number(bits), reason }
-}
+const cidrOf =
+  (parse: (text: string) => number[] | null) =>
+  (cidr: string, reason: string): Range => {
+    const [addr, bits] = cidr.split('/')
+    return { bytes: parse(addr)!, bits: Number(bits), reason }
+  }
+const v4 = cidrOf(parseIPv4)
+const v6 = cidrOf(parseIPv6)
 
 // IANA IPv4 Special-Purpose Address Registry, the ranges not reachable (or not meant to be reached) on the Internet.
 const IPV4_REFUSED: Range[] = [
@@ -31,11 +35,6 @@ const IPV4_REFUSED: Range[] = [
   v4('224.0.0.0/4', 'multicast (224.0.0.0/4)'),
   v4('240.0.0.0/4', 'reserved (240.0.0.0/4)'),
 ]
-
-const v6 = (cidr: string, reason: string): Range => {
-  const [addr, bits] = cidr.split('/')
-  return { bytes: parseIPv6(addr)!, bits: Number(bits), reason }
-}
 
 // Checked after the IPv4-carrying forms; anything outside 2000::/3 is refused as not global unicast.
 const IPV6_REFUSED: Range[] = [

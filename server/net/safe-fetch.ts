@@ -113,6 +113,10 @@ export function describeUrl(input: string | URL): string {
   return `${url.protocol}//${url.host}${url.pathname}${params.length ? `?${params.join('&')}` : ''}`
 }
 
+/**
+ * GET `input`, following redirects. Throws FetchError. The permit of the last hop is held until the body has been
+ * read, has failed, or cancel() was called: read it or cancel it.
+ */
 export async function safeFetch(input: string | URL, opts: SafeFetchOptions): Promise<SafeResponse> {
   let url = parseHttpUrl(input, String(input))
   const maxRedirects = opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS

@@ -75,6 +75,17 @@ const networkResolve = (over: Partial<IdentityNetworkOptions> = {}) => {
   return (did: string) => resolveIdentity(did, deps)
 }
 
+/** What a resolver stand-in answers, for the tests about claiming rather than resolving. */
+const fakeIdentity = (did: string, handle: string | null): ResolvedIdentity => ({
+  did,
+  handle,
+  claimedHandle: handle,
+  pdsUrl: 'https://pds.example.com',
+  signingKey: null,
+  problem: handle ? null : 'no handle',
+  retryable: false,
+})
+
 const insertActors = (rows: { did: string; handle?: string | null }[]) =>
   pool.query(`INSERT INTO actors (did, handle) SELECT * FROM unnest($1::text[], $2::text[])`, [
     rows.map((r) => r.did),
@@ -168,15 +179,7 @@ describe('the identity refresher', () => {
       resolved.push(did)
       await new Promise((r) => setTimeout(r, 5))
       const handle = did.slice('did:web:'.length)
-      return {
-        did,
-        handle,
-        claimedHandle: handle,
-        pdsUrl: 'https://pds.example.com',
-        signingKey: null,
-        problem: null,
-        retryable: false,
-      }
+      return fakeIdentity(did, handle)
     }
     const all = [
       refresher(slowFake, { batch: 7 }),
@@ -200,15 +203,7 @@ describe('the identity refresher', () => {
       const resolved: string[] = []
       const r = refresher(async (did) => {
         resolved.push(did)
-        return {
-          did,
-          handle: null,
-          claimedHandle: null,
-          pdsUrl: null,
-          signingKey: null,
-          problem: 'x',
-          retryable: false,
-        }
+        return fakeIdentity(did, null)
       })
       const idle = await Promise.race([r.whenIdle().then(() => true), new Promise((ok) => setTimeout(ok, 5000, false))])
       expect(idle).toBe(true)
@@ -236,15 +231,7 @@ describe('the identity refresher', () => {
         started()
         await released
       }
-      return {
-        did: d,
-        handle,
-        claimedHandle: handle,
-        pdsUrl: pds.publicUrl,
-        signingKey: null,
-        problem: null,
-        retryable: false,
-      }
+      return fakeIdentity(d, handle)
     }
     const r = refresher(resolve)
     await firstStarted
@@ -265,15 +252,7 @@ describe('the identity refresher', () => {
     const resolve = async (did: string): Promise<ResolvedIdentity> => {
       started()
       await new Promise((r) => setTimeout(r, 100))
-      return {
-        did,
-        handle: null,
-        claimedHandle: null,
-        pdsUrl: null,
-        signingKey: null,
-        problem: 'none',
-        retryable: false,
-      }
+      return fakeIdentity(did, null)
     }
     const r = refresher(resolve, { concurrency: 1, batch: 5, leaseMs: 60_000 })
     await firstStarted
