@@ -1,6 +1,8 @@
 // The one place that reads process.env. Everything else receives a typed Config.
 import path from 'node:path'
-import { ConfigError, boolean, integer, oneOf, raw, url, type Env } from './parse.js'
+import { isValidHandle } from '@atproto/syntax'
+import { DEFAULT_HOST_LIMITS } from './host-limits.js'
+import { ConfigError, boolean, integer, list, number, oneOf, raw, url, type Env } from './parse.js'
 import { PROFILES, PROFILE_NAMES, type ProfileName, type ThrottleSettings } from './profiles.js'
 import { parseSchedule, type Schedule } from './schedule.js'
 
@@ -9,8 +11,30 @@ export { ConfigError } from './parse.js'
 export const DECODERS = ['lean', 'sync', 'verified'] as const
 export type DecoderName = (typeof DECODERS)[number]
 
-/** What the backfill covers: `held` (BACKFILL_DAYS=-1) is everything the source still holds. */
-export type BackfillWindow = { kind: 'held' } | { kind: 'days'; days: number }
+/**
+ * What the backfill covers. `held` (BACKFILL_DAYS=-1): what the source still replays, nothing more. `days`: the
+ * last N days, replayed as far as the source holds them and fetched from the repositories beyond that. `all`
+ * (BACKFILL_DAYS=all): every record of every repository, plus the replay of what the source holds.
+ */
+export type BackfillWindow = { kind: 'held' } | { kind: 'days'; days: number } | { kind: 'all' }
+
+/** The repository part of the backfill (issue: beyond the relay's window). */
+export type RepoConfig = {
+  /** Only these repositories (DIDs or handles), instead of listing the relay's and the PDS hosts'. */
+  only: string[] | null
+  /** PDS base URLs whose listRepos is paged besides the relay's. */
+  pdsHosts: string[]
+  /** Repositories fetched at once by this instance. */
+  concurrency: number
+  hostConcurrency: number
+  hostRatePerSecond: number
+  maxCarBytes: number
+  maxRecordBytes: number
+  /** Allow PDS, DID and handle hosts on loopback, private and link-local addresses. */
+  allowPrivateHosts: boolean
+  /** com.atproto.identity.resolveHandle on this service instead of DNS and .well-known (private networks, tests). */
+  handleResolverUrl: string | null
+}
 
 export type BackfillConfig = {
   /** null: off. */
@@ -24,6 +48,7 @@ export type BackfillConfig = {
   schedule: Schedule | null
   stallTimeoutMs: number
   decoder: DecoderName
+  repos: RepoConfig
 }
 
 export type Config = {
@@ -35,6 +60,7 @@ export type Config = {
   relayUrl: string
   firehoseEnabled: boolean
   adminToken: string | null
+  /** The DID directory: did:plc documents, for repo jobs, identity checks and the verified decoder. */
   plcUrl: string
   backfill: BackfillConfig
   /** Unknown BACKFILL_* variables: warned about, not fatal, so a typo is visible. */
@@ -60,7 +86,16 @@ const KNOWN_BACKFILL_VARS = new Set([
   'BACKFILL_SCHEDULE',
   'BACKFILL_STALL_TIMEOUT_MS',
   'BACKFILL_DECODER',
+  'BACKFILL_REPOS',
+  'BACKFILL_PDS_HOSTS',
+  'BACKFILL_REPO_CONCURRENCY',
+  'BACKFILL_HOST_CONCURRENCY',
+  'BACKFILL_HOST_RATE',
+  'BACKFILL_MAX_CAR_MB',
 ])
+
+/** Repositories fetched at once by default: one for a profile that must not be felt, more as the profile allows. */
+const REPO_CONCURRENCY: Record<ProfileName, number> = { background: 1, moderate: 2, fast: 4, max: 8, adaptive: 2 }
 
 /**
  * Accepts `wss://host`, `ws://host:port`, `https://host`, a bare `host[:port]`, or any of those ending in
@@ -86,7 +121,8 @@ export function normalizeRelayUrl(value: string, variable = 'RELAY_URL'): string
 }
 
 function parseWindow(env: Env): BackfillConfig['window'] {
-  const days = integer(env, 'BACKFILL_DAYS', -1, 3650)
+  if (raw(env, 'BACKFILL_DAYS')?.toLowerCase() === 'all') return { kind: 'all' }
+  const days = integer(env, 'BACKFILL_DAYS', -1, 3650, 'all, or an integer from -1 to 3650')
   if (days === undefined || days === 0) return null
   if (days === -1) return { kind: 'held' }
   return { kind: 'days', days }
@@ -120,6 +156,39 @@ function parseBackfill(env: Env): BackfillConfig {
     schedule: scheduleText === undefined ? null : parseSchedule(scheduleText),
     stallTimeoutMs: integer(env, 'BACKFILL_STALL_TIMEOUT_MS', 1000, 3600000) ?? 60000,
     decoder: oneOf(env, 'BACKFILL_DECODER', DECODERS) ?? 'lean',
+    repos: parseRepos(env, profile),
+  }
+}
+
+function parseRepos(env: Env, profile: ProfileName): RepoConfig {
+  const handleResolver = url(env, 'HANDLE_RESOLVER_URL', ['http:', 'https:'])
+  return {
+    only: list(env, 'BACKFILL_REPOS', repoIdentifier, 'DIDs (did:plc:…, did:web:…) or handles, separated by commas') ?? null,
+    pdsHosts: list(env, 'BACKFILL_PDS_HOSTS', pdsHost, 'PDS hosts or http(s):// URLs, separated by commas') ?? [],
+    concurrency: integer(env, 'BACKFILL_REPO_CONCURRENCY', 1, 256) ?? REPO_CONCURRENCY[profile],
+    hostConcurrency: integer(env, 'BACKFILL_HOST_CONCURRENCY', 1, 64) ?? DEFAULT_HOST_LIMITS.concurrency,
+    hostRatePerSecond: number(env, 'BACKFILL_HOST_RATE', 0.01, 1000) ?? DEFAULT_HOST_LIMITS.ratePerSecond,
+    maxCarBytes: (integer(env, 'BACKFILL_MAX_CAR_MB', 1, 65536) ?? 1024) * 1024 * 1024,
+    maxRecordBytes: 1024 * 1024,
+    allowPrivateHosts: boolean(env, 'ALLOW_PRIVATE_HOSTS') ?? false,
+    handleResolverUrl: handleResolver ? handleResolver.toString().replace(/\/$/, '') : null,
+  }
+}
+
+/** A DID or a handle, lower-cased handles; null when it is neither. */
+function repoIdentifier(item: string): string | null {
+  if (/^did:(plc:[a-z2-7]{24}|web:[a-zA-Z0-9.%:-]+)$/.test(item)) return item
+  return isValidHandle(item) ? item.toLowerCase() : null
+}
+
+/** A PDS as an http(s) base URL; a bare host means https. */
+function pdsHost(item: string): string | null {
+  try {
+    const u = new URL(/^https?:\/\//i.test(item) ? item : `https://${item}`)
+    if (!['http:', 'https:'].includes(u.protocol) || !u.hostname || u.search || u.hash || u.pathname.replace(/\/+$/, '') !== '') return null
+    return `${u.protocol}//${u.host}`
+  } catch {
+    return null
   }
 }
 

@@ -22,14 +22,35 @@ export function raw(env: Env, name: string): string | undefined {
   return trimmed === '' ? undefined : trimmed
 }
 
-export function integer(env: Env, name: string, min: number, max: number): number | undefined {
+export function integer(env: Env, name: string, min: number, max: number, accepted = `an integer from ${min} to ${max}`): number | undefined {
   const value = raw(env, name)
   if (value === undefined) return undefined
-  const accepted = `an integer from ${min} to ${max}`
   if (!/^-?\d+$/.test(value)) throw new ConfigError(name, env[name] ?? '', accepted)
   const n = Number(value)
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(name, env[name] ?? '', accepted)
   return n
+}
+
+export function number(env: Env, name: string, min: number, max: number): number | undefined {
+  const value = raw(env, name)
+  if (value === undefined) return undefined
+  const accepted = `a number from ${min} to ${max}`
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(name, env[name] ?? '', accepted)
+  const n = Number(value)
+  if (n < min || n > max) throw new ConfigError(name, env[name] ?? '', accepted)
+  return n
+}
+
+/** A comma-separated list, each item checked by `item` (null: not accepted); undefined when unset. */
+export function list(env: Env, name: string, item: (text: string) => string | null, accepted: string): string[] | undefined {
+  const value = raw(env, name)
+  if (value === undefined) return undefined
+  const items = value.split(',').map((x) => x.trim()).filter((x) => x !== '')
+  const bad = items.find((x) => item(x) === null)
+  if (bad !== undefined || items.length === 0) {
+    throw new ConfigError(name, env[name] ?? '', `${accepted}${bad === undefined ? '' : ` (not one: ${JSON.stringify(bad)})`}`)
+  }
+  return [...new Set(items.map((x) => item(x)!))]
 }
 
 export function boolean(env: Env, name: string): boolean | undefined {

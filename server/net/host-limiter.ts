@@ -2,9 +2,7 @@
 // bucket), and parking when the host says it has had enough (rate-limit headers, 429) or is failing (5xx, no
 // answer). A parked or busy host only makes its own requests wait; every other host goes on.
 //
-// Defaults, below Bluesky's published PDS limits (docs.bsky.app, "Rate Limits"): 3000 requests per 5 minutes per IP
-// for most endpoints, i.e. 10/s sustained. We default to 5 requests/s and 2 in flight per host, half of that budget,
-// so an operator's own clients on the same IP keep room. getRepo responses are large: 2 at once per host is plenty.
+// Defaults: config/host-limits.ts, which says why they are what they are.
 //
 // Several instances (issue 13): the pacing decision sits behind the HostLimiter interface (net/limiter.ts), and its
 // arithmetic is the pure functions below (`refillTokens`, `judgeOutcome`). A Postgres-backed limiter replaces this
@@ -14,16 +12,10 @@
 // the permit and writes `judgeOutcome`'s parking into the host row, so a 429 seen by one instance parks the host for
 // all. Cheaper variant: split each host's rate and concurrency by the number of live instances (from their
 // heartbeats) and keep this in-memory limiter per instance, sharing only parking through the host row.
+import { DEFAULT_HOST_LIMITS, type HostLimits } from '../config/host-limits.js'
 import type { HostLimiter, HostPermit, RequestOutcome } from './limiter.js'
 
-export type HostLimits = {
-  /** requests in flight at once */
-  concurrency: number
-  /** sustained requests per second; bursts up to max(1, rate) */
-  ratePerSecond: number
-}
-
-export const DEFAULT_HOST_LIMITS: HostLimits = { concurrency: 2, ratePerSecond: 5 }
+export { DEFAULT_HOST_LIMITS, type HostLimits } from '../config/host-limits.js'
 
 export type ParkingPolicy = {
   /** no parking lasts longer than this, whatever a host's headers ask (a reset a year away is a bad header) */

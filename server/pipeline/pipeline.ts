@@ -3,11 +3,9 @@
 // the loop therefore stops the socket from being read (the source pauses it), which is the backpressure
 // (invariant 1). The delay between batches is a wait in this loop, never a sleep inside a handler while frames
 // pile up. Writes run concurrently up to the semaphore's limit (invariant 5) and the cursor only advances past
-// batches that have all committed (invariant 2). Retrying a write, whatever went wrong, happens in one place:
-// writeUntilDone.
+// batches that have all committed (invariant 2). Failed writes are retried by the RetryingWriter (write-retry.ts).
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { ControlFrame, DecodedFrame } from '../events/index.js'
-import { backoffMs } from '../lib/backoff.js'
 import { abortableSleep } from '../lib/sleep.js'
 import { TimeSlice } from '../lib/time-slice.js'
 import { Batcher, type Batch } from './batcher.js'
@@ -18,6 +16,7 @@ import { RateMeter } from './rate.js'
 import type { ResumePoint } from './resume-point.js'
 import type { Semaphore } from './semaphore.js'
 import type { BatchSink, WriteOutcome } from './sink.js'
+import { RetryingWriter } from './write-retry.js'
 import type { FrameSource } from './source.js'
 import type { Throttle } from './throttle.js'
 import type { MemoryWatchdog } from './watchdog.js'
@@ -63,8 +62,6 @@ export type PipelineCounts = {
 export type Gap = { afterSeq: number | null; resumedAt: number; reason: string; at: string }
 
 const MEMORY_CHECK_EVERY = 100
-/** Two writers meeting on the same rows (a deadlock) is retried this often, quickly, before it counts as a bug. */
-const CONFLICT_RETRIES = 5
 
 export class Pipeline {
   readonly counts: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
@@ -77,13 +74,14 @@ export class Pipeline {
   private expectFirstAfterConnect = true
   private sinceMemoryCheck = 0
   private readonly slice = new TimeSlice()
-  private databaseDown = false
+  private readonly writer: RetryingWriter
   private readonly loggedRejectKinds = new Set<string>()
   private readonly loggedInfoNames = new Set<string>()
   private failure: string | null = null
 
   constructor(private readonly opts: PipelineOptions) {
     this.tracker = new CommitTracker(opts.startCursor)
+    this.writer = new RetryingWriter(opts.sink, opts.gate, opts.log, this.abort.signal)
     opts.resume.seq = opts.startCursor
   }
 
@@ -97,7 +95,7 @@ export class Pipeline {
   }
 
   get isDatabaseDown(): boolean {
-    return this.databaseDown
+    return this.writer.databaseDown
   }
 
   stop(): void {
@@ -217,36 +215,10 @@ export class Pipeline {
 
   private async writeUntilDone(batch: Batch, id: number): Promise<void> {
     const started = Date.now()
-    let outcome: WriteOutcome | null = null
-    for (let attempt = 0, conflicts = 0; outcome === null; attempt++) {
-      try {
-        outcome = await this.opts.sink.write(batch.items, batch.lastSeq, {
-          name: this.opts.cursorName,
-          seqAtCommit: () => this.tracker.seqIfCommitted(id),
-        })
-      } catch (err) {
-        const kind = this.opts.sink.failureKind(err)
-        if (kind === 'fatal' || (kind === 'conflict' && ++conflicts > CONFLICT_RETRIES)) throw err
-        if (this.abort.signal.aborted) throw new Error(`stopped while the write could not complete: ${(err as Error).message}`)
-        if (kind === 'conflict') {
-          // Jittered, so the two writers that met do not meet again at once.
-          await abortableSleep(20 * conflicts + Math.random() * 50, this.abort.signal)
-          continue
-        }
-        if (!this.databaseDown) {
-          this.databaseDown = true
-          this.opts.gate.close('database')
-          this.opts.log(`Database unavailable (${(err as Error).message}); pausing intake and retrying with backoff`)
-        }
-        // Capped low: an outage should end for the backfill within seconds of the database coming back.
-        await abortableSleep(backoffMs(attempt, { baseMs: 1000, maxMs: 5000 }), this.abort.signal)
-      }
-    }
-    if (this.databaseDown) {
-      this.databaseDown = false
-      this.opts.gate.open('database')
-      this.opts.log('Database reachable again; resuming intake')
-    }
+    const outcome = await this.writer.write(batch.items, batch.lastSeq, {
+      name: this.opts.cursorName,
+      seqAtCommit: () => this.tracker.seqIfCommitted(id),
+    })
     this.tracker.complete(id)
     this.counts.processed += batch.frames
     this.counts.invalid += outcome.rejected

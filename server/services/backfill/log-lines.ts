@@ -13,6 +13,7 @@ export function formatDuration(seconds: number): string {
 export function describeWindow(window: BackfillConfig['window']): string {
   if (window === null) return 'off'
   if (window.kind === 'held') return 'everything the source holds'
+  if (window.kind === 'all') return 'every record of every repository, and everything the source holds'
   return `${window.days} ${window.days === 1 ? 'day' : 'days'}`
 }
 

@@ -1,6 +1,7 @@
 // Turns the configured window into a run: where the replay starts and the head it ends at, found by probing the
 // source (locate.ts) rather than replaying, with one honest line when the source holds less than was asked.
 // A source that cannot be reached yet (network down at boot) is retried with backoff, not a failure.
+import { TID } from '@atproto/common'
 import type { BackfillWindow } from '../../config/index.js'
 import type { FrameDecoder } from '../../pipeline/decoder/types.js'
 import { backoffMs } from '../../lib/backoff.js'
@@ -47,6 +48,7 @@ export async function planWindow(opts: WindowPlanOptions): Promise<RunMeta> {
   const head = await findHead(probe)
   const oldest = await findOldest(probe)
   const startedAt = new Date()
+  const cutoff = window.kind === 'days' ? new Date(startedAt.getTime() - window.days * 86_400_000) : null
   const base = {
     relay,
     window: persistedWindow(window),
@@ -55,26 +57,42 @@ export async function planWindow(opts: WindowPlanOptions): Promise<RunMeta> {
     availableFrom: oldest,
     state: 'running' as const,
     completedAt: null,
+    requestedFrom: cutoff?.toISOString() ?? null,
+    // Every repository whole for 'all'; for a window the source does not hold (decided below), what changed since.
+    repos: window.kind === 'all' ? { since: null } : null,
   }
+  const sinceCutoff = cutoff ? { since: revAt(cutoff) } : null
   if (!oldest) {
-    opts.log(`The source holds no events yet (head ${head}); nothing to backfill`)
-    return { ...base, startCursor: head, requestedFrom: null }
+    const fromRepos = window.kind === 'held' ? '' : '; everything comes from the repositories'
+    opts.log(`The source holds no events yet (head ${head})${fromRepos}`)
+    return { ...base, startCursor: head, repos: base.repos ?? sinceCutoff }
   }
   const heldHours = (startedAt.getTime() - Date.parse(oldest.time)) / 3_600_000
   const held = `the source holds ${heldHours.toFixed(1)} hours of history (from ${oldest.time}, seq ${oldest.seq}) up to head seq ${head}`
   if (window.kind === 'held') {
     opts.log(`Window: everything the source holds: ${held}`)
-    return { ...base, startCursor: oldest.seq - 1, requestedFrom: null }
+    return { ...base, startCursor: oldest.seq - 1 }
   }
-  const cutoff = new Date(startedAt.getTime() - window.days * 86_400_000)
-  if (Date.parse(oldest.time) >= cutoff.getTime()) {
+  if (window.kind === 'all') {
+    opts.log(`Window: every record of every repository, fetched whole; ${held}, replayed too`)
+    return { ...base, startCursor: oldest.seq - 1 }
+  }
+  if (Date.parse(oldest.time) >= cutoff!.getTime()) {
     opts.log(
-      `Window: ${window.days} days asked (from ${cutoff.toISOString()}), but ${held}; backfilling all of it. ` +
-        'Relays keep only about 72 hours of replay: older history needs a full-repo sync, which this backfill does not do',
+      `Window: ${window.days} days asked (from ${cutoff!.toISOString()}), but ${held}; replaying all of it, ` +
+        `and fetching from the repositories what changed since ${cutoff!.toISOString()} (rev ${sinceCutoff!.since})`,
     )
-    return { ...base, startCursor: oldest.seq - 1, requestedFrom: cutoff.toISOString() }
+    return { ...base, startCursor: oldest.seq - 1, repos: sinceCutoff }
   }
-  const startCursor = await findCursorAt(probe, cutoff, oldest, head)
-  opts.log(`Window: ${window.days} days from ${cutoff.toISOString()} starts after seq ${startCursor}; ${held}`)
-  return { ...base, startCursor, requestedFrom: cutoff.toISOString() }
+  const startCursor = await findCursorAt(probe, cutoff!, oldest, head)
+  opts.log(`Window: ${window.days} days from ${cutoff!.toISOString()} starts after seq ${startCursor}; ${held}`)
+  return { ...base, startCursor }
+}
+
+/**
+ * The repo revision a PDS would have written at `moment`: revs are TIDs, microseconds since the epoch, so a getRepo
+ * `since` this rev returns what was written after the moment. Clock id 0: the lowest TID of that microsecond.
+ */
+export function revAt(moment: Date): string {
+  return TID.fromTime(moment.getTime() * 1000, 0).toString()
 }

@@ -34,8 +34,8 @@ describe('configuration', () => {
   it.each([
     ['BACKFILL_BATCH_SIZE', 'abc', 'BACKFILL_BATCH_SIZE must be an integer from 1 to 10000, got "abc"'],
     ['BACKFILL_BATCH_SIZE', '0', 'BACKFILL_BATCH_SIZE must be an integer from 1 to 10000, got "0"'],
-    ['BACKFILL_DAYS', '-2', 'BACKFILL_DAYS must be an integer from -1 to 3650, got "-2"'],
-    ['BACKFILL_DAYS', '1.5', 'BACKFILL_DAYS must be an integer from -1 to 3650, got "1.5"'],
+    ['BACKFILL_DAYS', '-2', 'BACKFILL_DAYS must be all, or an integer from -1 to 3650, got "-2"'],
+    ['BACKFILL_DAYS', '1.5', 'BACKFILL_DAYS must be all, or an integer from -1 to 3650, got "1.5"'],
     ['BACKFILL_USE_IDLE', 'maybe', 'BACKFILL_USE_IDLE must be true or false (also 1/0, yes/no, on/off), got "maybe"'],
     ['BACKFILL_PROFILE', 'turbo', 'BACKFILL_PROFILE must be one of background, moderate, fast, max, adaptive, got "turbo"'],
     ['PORT', '70000', 'PORT must be an integer from 1 to 65535, got "70000"'],
@@ -59,5 +59,46 @@ describe('configuration', () => {
     expect(normalizeRelayUrl('http://127.0.0.1:2583')).toBe('ws://127.0.0.1:2583')
     expect(() => normalizeRelayUrl('ftp://x')).toThrow(/RELAY_URL/)
     expect(() => normalizeRelayUrl('wss://host/other/path')).toThrow(/RELAY_URL/)
+  })
+})
+
+describe('the repository part of the configuration', () => {
+  it('reads BACKFILL_DAYS=all as every record of every repository', () => {
+    expect(parseConfig({ BACKFILL_DAYS: 'all' }).backfill.window).toEqual({ kind: 'all' })
+    expect(parseConfig({ BACKFILL_DAYS: 'ALL' }).backfill.window).toEqual({ kind: 'all' })
+    expect(() => parseConfig({ BACKFILL_DAYS: 'most' })).toThrow('BACKFILL_DAYS must be all, or an integer from -1 to 3650, got "most"')
+  })
+
+  it('defaults to no repository filter, polite host limits and a profile-sized repo concurrency', () => {
+    const r = parseConfig({}).backfill.repos
+    expect(r).toMatchObject({ only: null, pdsHosts: [], concurrency: 1, hostConcurrency: 2, hostRatePerSecond: 5, allowPrivateHosts: false })
+    expect(r.maxCarBytes).toBe(1024 * 1024 * 1024)
+    expect(parseConfig({ BACKFILL_PROFILE: 'max' }).backfill.repos.concurrency).toBe(8)
+    expect(parseConfig({ BACKFILL_PROFILE: 'max', BACKFILL_REPO_CONCURRENCY: '3' }).backfill.repos.concurrency).toBe(3)
+  })
+
+  it('reads BACKFILL_REPOS as DIDs and handles, and names a bad entry', () => {
+    expect(parseConfig({ BACKFILL_REPOS: 'did:plc:ewvi7nxzyoun6zhxrhs64oiz, Alice.Example.com' }).backfill.repos.only).toEqual([
+      'did:plc:ewvi7nxzyoun6zhxrhs64oiz',
+      'alice.example.com',
+    ])
+    expect(() => parseConfig({ BACKFILL_REPOS: 'did:plc:short,@bob' })).toThrow(/^BACKFILL_REPOS must be DIDs .* \(not one: "did:plc:short"\)/)
+  })
+
+  it('reads BACKFILL_PDS_HOSTS as base URLs, https for a bare host', () => {
+    expect(parseConfig({ BACKFILL_PDS_HOSTS: 'pds.example.com,http://127.0.0.1:2583/' }).backfill.repos.pdsHosts).toEqual([
+      'https://pds.example.com',
+      'http://127.0.0.1:2583',
+    ])
+    expect(() => parseConfig({ BACKFILL_PDS_HOSTS: 'ftp://x.example' })).toThrow(/^BACKFILL_PDS_HOSTS must be PDS hosts/)
+  })
+
+  it('checks the host limits, the CAR cap and the private-host switch', () => {
+    expect(parseConfig({ BACKFILL_HOST_RATE: '0.5' }).backfill.repos.hostRatePerSecond).toBe(0.5)
+    expect(() => parseConfig({ BACKFILL_HOST_RATE: 'fast' })).toThrow('BACKFILL_HOST_RATE must be a number from 0.01 to 1000, got "fast"')
+    expect(() => parseConfig({ BACKFILL_HOST_CONCURRENCY: '0' })).toThrow(/^BACKFILL_HOST_CONCURRENCY must be an integer from 1 to 64/)
+    expect(parseConfig({ BACKFILL_MAX_CAR_MB: '10' }).backfill.repos.maxCarBytes).toBe(10 * 1024 * 1024)
+    expect(parseConfig({ ALLOW_PRIVATE_HOSTS: 'true' }).backfill.repos.allowPrivateHosts).toBe(true)
+    expect(parseConfig({ HANDLE_RESOLVER_URL: 'http://127.0.0.1:2583/' }).backfill.repos.handleResolverUrl).toBe('http://127.0.0.1:2583')
   })
 })
