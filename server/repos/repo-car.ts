@@ -6,7 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { PipelineItem } from '../pipeline/events.js'
 import { BlockStore } from './block-store.js'
 import { openCarStream } from './car-stream.js'
-import { mstEntries } from './mst-walk.js'
+import { cidString, mstEntries } from './mst-walk.js'
 import { RepoCarError } from './repo-car-error.js'
 import { type RepoCommit, parseCommit, verifyCommit } from './repo-commit.js'
 import { type WalkOptions, walkRecords } from './repo-walk.js'
@@ -63,7 +63,7 @@ export async function openRepoCar(body: AsyncIterable<Uint8Array>, opts: RepoCar
 
     const root = car.roots[0]
     if (!root) throw new RepoCarError('no-root', 'the CAR header names no root')
-    const rootBlock = await store.get(root.bytes)
+    const rootBlock = store.get(root.bytes)
     if (!rootBlock) throw new RepoCarError('no-root', `the root block ${root} is not in the CAR`)
     if (rootBlock.kind === 'oversize') throw new RepoCarError('not-a-commit', `the root block is ${rootBlock.length} bytes`)
     const parsed = parseCommit(rootBlock.bytes, opts.did)
@@ -82,8 +82,8 @@ export async function openRepoCar(body: AsyncIterable<Uint8Array>, opts: RepoCar
       walk: (walkOpts) => walkRecords(ctx, walkOpts),
       async *keys() {
         let sinceTurn = 0
-        for await (const entry of mstEntries(store, parsed.data, { partial: opts.partial, signal: opts.signal })) {
-          yield { key: entry.key, cid: entry.cid.toString() }
+        for (const entry of mstEntries(store, parsed.data, { partial: opts.partial, signal: opts.signal })) {
+          yield { key: entry.key, cid: cidString(entry.cid) }
           if (++sinceTurn === KEYS_PER_TURN) {
             sinceTurn = 0
             await nextTurn()

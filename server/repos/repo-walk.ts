@@ -9,7 +9,7 @@ import type { CreateOp, PipelineItem, RecordValue, Reject, RejectCategory } from
 import { REASON, errorMessage } from '../pipeline/decoder/items.js'
 import { parseOpPath } from '../pipeline/decoder/ops.js'
 import type { BlockStore, StoredBlock } from './block-store.js'
-import { type MstEntry, mstEntries } from './mst-walk.js'
+import { type MstEntry, cidString, mstEntries } from './mst-walk.js'
 
 export type WalkContext = {
   store: BlockStore
@@ -35,23 +35,22 @@ export async function* walkRecords(ctx: WalkContext, opts: WalkOptions): AsyncGe
     throw new RangeError(`chunkRecords must be an integer of at least 1, got ${opts.chunkRecords}`)
   }
   let pending: MstEntry[] = []
-  for await (const entry of mstEntries(ctx.store, ctx.data, { partial: ctx.partial, signal: ctx.signal })) {
+  for (const entry of mstEntries(ctx.store, ctx.data, { partial: ctx.partial, signal: ctx.signal })) {
     pending.push(entry)
     if (pending.length < opts.chunkRecords) continue
-    const items = await chunkItems(ctx, pending, opts.time)
+    const items = chunkItems(ctx, pending, opts.time)
     pending = []
     if (items.length > 0) yield items
     await nextTurn()
   }
-  const items = await chunkItems(ctx, pending, opts.time)
+  const items = chunkItems(ctx, pending, opts.time)
   if (items.length > 0) yield items
 }
 
-async function chunkItems(ctx: WalkContext, entries: MstEntry[], time: string): Promise<PipelineItem[]> {
-  const blocks = await Promise.all(entries.map((entry) => ctx.store.get(entry.cid.bytes)))
+function chunkItems(ctx: WalkContext, entries: MstEntry[], time: string): PipelineItem[] {
   const items: PipelineItem[] = []
-  for (let i = 0; i < entries.length; i++) {
-    const item = recordItem(ctx, entries[i], blocks[i], time)
+  for (const entry of entries) {
+    const item = recordItem(ctx, entry, ctx.store.get(entry.cid.bytes), time)
     if (item) items.push(item)
   }
   return items
@@ -83,7 +82,7 @@ function recordItem(ctx: WalkContext, entry: MstEntry, block: StoredBlock | unde
     collection,
     rkey,
     uri: `at://${ctx.did}/${entry.key}`,
-    cid: entry.cid.toString(),
+    cid: cidString(entry.cid),
     record,
   } satisfies CreateOp
 }
@@ -100,7 +99,7 @@ function reject(ctx: WalkContext, entry: MstEntry, time: string, category: Rejec
     collection: target?.collection ?? null,
     category,
     reason,
-    detail: { path, cid: entry.cid.toString(), rev: ctx.rev },
+    detail: { path, cid: cidString(entry.cid), rev: ctx.rev },
   }
 }
 
