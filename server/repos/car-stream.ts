@@ -96,7 +96,9 @@ async function* readSections(input: PulledBytes, opts: CarStreamOptions): AsyncG
 
 // CIDv1 only (atproto never writes v0), hashed with sha2-256 so that the block can be checked.
 async function readCid(input: PulledBytes, sectionLength: number, start: number): Promise<Uint8Array> {
-  const head = await input.peek(Math.min(sectionLength, MAX_CID_BYTES))
+  const wanted = Math.min(sectionLength, MAX_CID_BYTES)
+  const head = await input.peek(wanted)
+  if (head.length < wanted) throw new RepoCarError('truncated', `the CAR ends inside the CID of the block at byte ${start}`)
   const reader = new VarintReader(head)
   const version = reader.next()
   reader.next() // codec: the store keeps any
