@@ -173,7 +173,8 @@ class PulledBytes {
       const chunk = next.value
       this.pulled += chunk.length
       if (this.pulled > this.opts.maxCarBytes) {
-        throw new RepoCarError('too-large', `CAR is over the ${this.opts.maxCarBytes}-byte cap (stopped after ${this.pulled} bytes)`)
+        const cap = this.opts.maxCarBytes
+        throw new RepoCarError('too-large', `CAR is over the ${cap}-byte cap (stopped after ${this.pulled} bytes)`)
       }
       if (chunk.length > 0) {
         this.chunks.push(chunk)
@@ -220,7 +221,9 @@ class PulledBytes {
   async skip(n: number, what: string, onPiece: (piece: Uint8Array) => void): Promise<void> {
     let left = n
     while (left > 0) {
-      if (!(await this.fill(1))) throw new RepoCarError('truncated', `the CAR ends inside the ${what}: ${left} of ${n} bytes missing`)
+      if (!(await this.fill(1))) {
+        throw new RepoCarError('truncated', `the CAR ends inside the ${what}: ${left} of ${n} bytes missing`)
+      }
       const first = this.chunks[0]
       const piece = first.subarray(this.head, this.head + Math.min(left, first.length - this.head))
       onPiece(piece)

@@ -1,5 +1,6 @@
 // The repository's MST read in key order, one node in memory per level: a depth-first walk over the block
-// store with an explicit stack, synchronous (the caller decides when to give the event loop a turn), so a 200,000-record repository costs a dozen decoded nodes, not a tree.
+// store with an explicit stack, synchronous (the caller decides when to give the event loop a turn), so a
+// 200,000-record repository costs a dozen decoded nodes, not a tree.
 // The walk trusts no structure it is given: keys must strictly increase across the whole walk (which also
 // catches a node reused or looping back on itself) and the depth is capped, so a hostile MST fails as
 // 'malformed' instead of looping or growing. Node format: { l: CID|null, e: [{ p, k, v, t }] }, each key
@@ -55,8 +56,11 @@ export function* mstEntries(store: BlockStore, root: CID, opts: MstWalkOptions):
       continue
     }
     const entry = checkEntry(frame.entries[frame.next++], frame.lastKey)
-    const key = frame.lastKey.slice(0, entry.p) + Buffer.from(entry.k.buffer, entry.k.byteOffset, entry.k.byteLength).toString('latin1')
-    if (key <= previous) throw new RepoCarError('malformed', `MST keys out of order: ${JSON.stringify(key)} after ${JSON.stringify(previous)}`)
+    const suffix = Buffer.from(entry.k.buffer, entry.k.byteOffset, entry.k.byteLength).toString('latin1')
+    const key = frame.lastKey.slice(0, entry.p) + suffix
+    if (key <= previous) {
+      throw new RepoCarError('malformed', `MST keys out of order: ${JSON.stringify(key)} after ${JSON.stringify(previous)}`)
+    }
     frame.lastKey = key
     previous = key
     opts.signal?.throwIfAborted()
@@ -71,7 +75,9 @@ function loadNode(store: BlockStore, cid: CID, partial: boolean): Frame | null {
     if (partial) return null
     throw new RepoCarError('missing-block', `MST node ${cid} is not in the CAR`)
   }
-  if (block.kind === 'oversize') throw new RepoCarError('malformed', `MST node ${cid} is ${block.length} bytes, over the block cap`)
+  if (block.kind === 'oversize') {
+    throw new RepoCarError('malformed', `MST node ${cid} is ${block.length} bytes, over the block cap`)
+  }
   let node: unknown
   try {
     node = decode(block.bytes)

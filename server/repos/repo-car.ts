@@ -1,7 +1,7 @@
 // A repository fetched by `com.atproto.sync.getRepo`, from byte stream to records: the CAR is read whole into a
 // block store (memory, or a temp file above a size), every block hash-checked, the commit checked (DID, shape,
-// signature when the key is known), then the MST is walked on demand. Errors are all RepoCarError; whatever
-// happens, close() (or a failed open) removes the spill file.
+// signature when the key is known), then the MST is walked on demand. Errors are RepoCarError, except an abort
+// (the signal's reason) and I/O errors of the spill file; whatever happens, close() or a failed open removes it.
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { PipelineItem } from '../pipeline/events.js'
 import { BlockStore } from './block-store.js'
@@ -64,7 +64,11 @@ export async function openRepoCar(body: AsyncIterable<Uint8Array>, opts: RepoCar
     const root = car.roots[0]
     if (!root) throw new RepoCarError('no-root', 'the CAR header names no root')
     const rootBlock = store.get(root.bytes)
-    if (!rootBlock) throw new RepoCarError('no-root', `the root block ${root} is not in the CAR`)
+    if (!rootBlock) {
+      // The reference PDS answers a `since` at the latest rev with a header and no blocks at all.
+      const why = opts.partial ? ': the repository has not changed since `since`, or the diff lost its commit' : ''
+      throw new RepoCarError('no-root', `the root block ${root} is not in the CAR${why}`)
+    }
     if (rootBlock.kind === 'oversize') throw new RepoCarError('not-a-commit', `the root block is ${rootBlock.length} bytes`)
     const parsed = parseCommit(rootBlock.bytes, opts.did)
     if (opts.verifyKey) await verifyCommit(parsed, opts.verifyKey)
@@ -72,10 +76,11 @@ export async function openRepoCar(body: AsyncIterable<Uint8Array>, opts: RepoCar
       throw new RepoCarError('missing-block', `the MST root ${parsed.commit.dataCid} is not in the CAR`)
     }
 
-    const ctx = { store, data: parsed.data, did: opts.did, rev: parsed.commit.rev, maxRecordBytes, partial: opts.partial, signal: opts.signal }
+    const { partial, signal } = opts
+    const ctx = { store, data: parsed.data, did: opts.did, rev: parsed.commit.rev, maxRecordBytes, partial, signal }
     return {
       commit: parsed.commit,
-      verified: opts.verifyKey !== null,
+      verified: Boolean(opts.verifyKey),
       blockCount: store.blockCount,
       spilled: store.spilled,
       carBytes: car.bytesRead(),

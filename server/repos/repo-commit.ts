@@ -31,12 +31,19 @@ export function parseCommit(bytes: Uint8Array, expectedDid: string): ParsedCommi
   }
   const { did, version, data, rev, prev, sig } = value as Record<string, unknown>
   if (typeof did !== 'string') throw new RepoCarError('not-a-commit', 'the root block has no string `did`')
-  if (version !== 3 && version !== 2) throw new RepoCarError('not-a-commit', `commit version is ${String(version)}, expected 3 (or 2)`)
+  if (version !== 3 && version !== 2) {
+    throw new RepoCarError('not-a-commit', `commit version is ${String(version)}, expected 3 (or 2)`)
+  }
   const dataCid = CID.asCID(data)
   if (!dataCid) throw new RepoCarError('not-a-commit', 'commit `data` is not a CID')
-  if (typeof rev !== 'string' || !isValidTid(rev)) throw new RepoCarError('not-a-commit', `commit rev ${JSON.stringify(rev)} is not a TID`)
+  // A version 2 commit may lack a rev; without one its records could not be ordered against later ops.
+  if (typeof rev !== 'string' || !isValidTid(rev)) {
+    throw new RepoCarError('not-a-commit', `commit rev ${JSON.stringify(rev)} is not a TID`)
+  }
   const prevCid = prev === null || prev === undefined ? null : CID.asCID(prev)
-  if (prevCid === null && prev !== null && prev !== undefined) throw new RepoCarError('not-a-commit', 'commit `prev` is not a CID or null')
+  if (prevCid === null && prev !== null && prev !== undefined) {
+    throw new RepoCarError('not-a-commit', 'commit `prev` is not a CID or null')
+  }
   if (!(sig instanceof Uint8Array)) throw new RepoCarError('not-a-commit', 'commit has no `sig` bytes')
   if (did !== expectedDid) throw new RepoCarError('wrong-did', `the commit is for ${did}, expected ${expectedDid}`)
   return {
@@ -54,5 +61,8 @@ export async function verifyCommit(parsed: ParsedCommit, didKey: string): Promis
   } catch (err) {
     throw new RepoCarError('bad-signature', `cannot check the commit signature with ${didKey}: ${(err as Error).message}`)
   }
-  if (!valid) throw new RepoCarError('bad-signature', `the commit of ${parsed.commit.did} at rev ${parsed.commit.rev} is not signed by ${didKey}`)
+  if (!valid) {
+    const { did, rev } = parsed.commit
+    throw new RepoCarError('bad-signature', `the commit of ${did} at rev ${rev} is not signed by ${didKey}`)
+  }
 }

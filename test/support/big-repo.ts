@@ -61,12 +61,14 @@ export async function bigRepoCar(records: number, seed: number): Promise<BigRepo
     const createdAt = new Date(Math.floor(clockUs / 1000)).toISOString()
     const kind = rng.next()
     if (kind < 0.3 || posts.length === 0) {
-      const block = add('app.bsky.feed.post', rkey, { $type: 'app.bsky.feed.post', text: `post ${i} ${'lorem ipsum '.repeat(rng.int(0, 12))}`.trim(), langs: ['en'], createdAt })
+      const text = `post ${i} ${'lorem ipsum '.repeat(rng.int(0, 12))}`.trim()
+      const block = add('app.bsky.feed.post', rkey, { $type: 'app.bsky.feed.post', text, langs: ['en'], createdAt })
       posts.push({ uri: `at://${did}/app.bsky.feed.post/${rkey}`, cid: block.cid.toString() })
     } else if (kind < 0.8) {
       add('app.bsky.feed.like', rkey, { $type: 'app.bsky.feed.like', subject: rng.pick(posts), createdAt })
     } else {
-      add('app.bsky.graph.follow', rkey, { $type: 'app.bsky.graph.follow', subject: `did:plc:${base32(createHash('sha256').update(`f${i}`).digest().subarray(0, 15))}`, createdAt })
+      const subject = `did:plc:${base32(createHash('sha256').update(`f${i}`).digest().subarray(0, 15))}`
+      add('app.bsky.graph.follow', rkey, { $type: 'app.bsky.graph.follow', subject, createdAt })
     }
   }
   leaves.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))

@@ -23,8 +23,16 @@ afterAll(() => rmSync(spillDir, { recursive: true, force: true }))
 describe('walking a 200,000-record repository', () => {
   it('yields every record in key order, from a spilled CAR, with bounded memory', { timeout: 120_000 }, async () => {
     const repo = await bigRepoCar(RECORDS, 1)
-    console.log(`[big-repo] ${repo.records} records, ${(repo.bytes / 1048576).toFixed(1)} MB CAR, ${repo.cached ? 'cached' : 'generated'} in ${repo.ms} ms`)
-    const input: ProbeInput = { file: repo.file, did: repo.did, verifyKey: repo.signingKey, spillDir, spillAboveBytes: 8 * 1024 * 1024, chunkRecords: 200 }
+    const size = `${(repo.bytes / 1048576).toFixed(1)} MB`
+    console.log(`[big-repo] ${repo.records} records, ${size} CAR, ${repo.cached ? 'cached' : 'generated'} in ${repo.ms} ms`)
+    const input: ProbeInput = {
+      file: repo.file,
+      did: repo.did,
+      verifyKey: repo.signingKey,
+      spillDir,
+      spillAboveBytes: 8 * 1024 * 1024,
+      chunkRecords: 200,
+    }
     const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', PROBE, JSON.stringify(input)], {
       cwd: REPO_ROOT,
       maxBuffer: 1024 * 1024,

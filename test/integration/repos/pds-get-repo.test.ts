@@ -6,7 +6,7 @@ import path from 'node:path'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { decode } from '@atproto/lex-cbor'
 import { lexToJson } from '@atproto/lexicon'
-import { type Commit, readCarWithRoot, signCommit } from '@atproto/repo'
+import { type Commit, readCar, readCarWithRoot, signCommit } from '@atproto/repo'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreateOp, PipelineItem, Reject } from '../../../server/pipeline/events.js'
 import { RepoCarError, type RepoCarErrorKind } from '../../../server/repos/repo-car-error.js'
@@ -213,9 +213,11 @@ describe('getRepo with since (a diff from a rev)', () => {
     const repo = account.agent.com.atproto.repo
     const posts = []
     for (let i = 0; i < 3; i++) {
-      posts.push(await repo.createRecord({ repo: did, collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text: `after ${i}`, createdAt: new Date().toISOString() } }))
+      const record = { $type: 'app.bsky.feed.post', text: `after ${i}`, createdAt: new Date().toISOString() }
+      posts.push(await repo.createRecord({ repo: did, collection: 'app.bsky.feed.post', record }))
     }
-    await repo.putRecord({ repo: did, collection: 'app.bsky.actor.profile', rkey: 'self', record: { $type: 'app.bsky.actor.profile', displayName: 'changed after the rev' } })
+    const profile = { $type: 'app.bsky.actor.profile', displayName: 'changed after the rev' }
+    await repo.putRecord({ repo: did, collection: 'app.bsky.actor.profile', rkey: 'self', record: profile })
     const [oldUri] = [...before.keys()].filter((uri) => uri.includes('/app.bsky.feed.post/'))
     await repo.deleteRecord({ repo: did, collection: 'app.bsky.feed.post', rkey: oldUri.split('/').at(-1)! })
     await repo.deleteRecord({ repo: did, collection: 'app.bsky.feed.post', rkey: posts[2].data.uri.split('/').at(-1)! })
@@ -232,5 +234,14 @@ describe('getRepo with since (a diff from a rev)', () => {
     expect(asDump(await walk(car))).toEqual(changed)
     // The same diff read as a whole repository is missing most of its MST: the walk must not pass it off as one.
     expect(await failure(diff, options(did))).toBe('missing-block')
+  })
+
+  it("holds no blocks at all from the latest rev, not even the commit: 'no-root'", async () => {
+    const did = seeded.dids[1]
+    const { rev } = await xrpc<{ rev: string }>('com.atproto.sync.getLatestCommit', { did })
+    const unchanged = await getRepo(did, rev)
+    const { roots, blocks } = await readCar(unchanged)
+    expect({ roots: roots.length, blocks: blocks.size }).toEqual({ roots: 1, blocks: 0 })
+    expect(await failure(unchanged, options(did, { partial: true }))).toBe('no-root')
   })
 })

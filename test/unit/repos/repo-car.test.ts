@@ -23,7 +23,10 @@ function records(n: number) {
     const createdAt = new Date(Date.parse(TIME) + i * 1000).toISOString()
     if (i % 3 === 0) out.push({ key: `app.bsky.feed.post/${rkey}`, record: { $type: 'app.bsky.feed.post', text: `post ${i}`, createdAt } })
     else if (i % 3 === 1) out.push({ key: `app.bsky.graph.follow/${rkey}`, record: { $type: 'app.bsky.graph.follow', subject: DID, createdAt } })
-    else out.push({ key: `app.bsky.feed.like/${rkey}`, record: { $type: 'app.bsky.feed.like', subject: { uri: `at://${DID}/app.bsky.feed.post/x`, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' }, createdAt } })
+    else {
+      const subject = { uri: `at://${DID}/app.bsky.feed.post/x`, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' }
+      out.push({ key: `app.bsky.feed.like/${rkey}`, record: { $type: 'app.bsky.feed.like', subject, createdAt } })
+    }
   }
   return out
 }
@@ -103,7 +106,9 @@ describe('openRepoCar: reading', () => {
     const first = items[0] as CreateOp
     const [collection, rkey] = expected[0].split('/')
     const source = records(120).find((r) => r.key === expected[0])!.record
-    expect(first).toEqual({ kind: 'create', seq: 0, time: TIME, did: DID, rev: REV, collection, rkey, uri: `at://${DID}/${expected[0]}`, cid: repo.records.get(expected[0])!.cid.toString(), record: source })
+    const cid = repo.records.get(expected[0])!.cid.toString()
+    const uri = `at://${DID}/${expected[0]}`
+    expect(first).toEqual({ kind: 'create', seq: 0, time: TIME, did: DID, rev: REV, collection, rkey, uri, cid, record: source })
   })
 
   it('reads the same records whatever the stream chunking', async () => {
@@ -273,7 +278,13 @@ describe('openRepoCar: records that cannot be indexed', () => {
     const car = await oneNodeCar([{ key: 'app.bsky.feed.post/3laaaaaaaaaaa', block: post }, { key: 'not-a-path', block: post }])
     const items = await walkAll(car)
     expect(items[0].kind).toBe('create')
-    expect(items[1]).toMatchObject({ kind: 'reject', category: 'record', uri: null, collection: null, reason: 'op path is not a valid collection/rkey' })
+    expect(items[1]).toMatchObject({
+      kind: 'reject',
+      category: 'record',
+      uri: null,
+      collection: null,
+      reason: 'op path is not a valid collection/rkey',
+    })
   })
 
   it("rejects a record block that is not DAG-CBOR, or not a map, as 'record'", async () => {
