@@ -15,6 +15,12 @@ import { BackfillService } from './services/backfill.js'
 import { FirehoseService, LIVE_SETTINGS } from './services/firehose.js'
 import { SystemMetrics } from './services/system-metrics.js'
 import { ServiceLog } from './services/log.js'
+import { createRepoDeps } from './services/backfill/repo-deps.js'
+import { IdentityCache } from './identity/identity-cache.js'
+import { networkIdentityDeps, resolveIdentity } from './identity/resolve-identity.js'
+import { PerHostLimiter } from './net/host-limiter.js'
+import { randomBytes } from 'node:crypto'
+import os from 'node:os'
 
 export type Skyfill = {
   url: string
@@ -45,6 +51,18 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   // One set of record locks for every writer of this process (see indexer/write-locks.ts).
   const locks = new RecordLocks()
 
+  const repoConfig = config.backfill.repos
+  // One budget per host for every request this process makes: PDSes, DID documents, handles, the relay's listings.
+  const limiter = new PerHostLimiter({ defaults: { concurrency: repoConfig.hostConcurrency, ratePerSecond: repoConfig.hostRatePerSecond } })
+  const identityDeps = networkIdentityDeps({
+    plcUrl: config.plcUrl,
+    handleResolverUrl: repoConfig.handleResolverUrl,
+    allowPrivate: repoConfig.allowPrivateHosts,
+    timeoutMs: 15_000,
+    limiter,
+  })
+  const identities = new IdentityCache((did) => resolveIdentity(did, identityDeps), { maxEntries: 50_000, ttlMs: 3_600_000 })
+
   const system = new SystemMetrics().start()
   const backfillLog = new ServiceLog('[BACKFILL]', log)
   const backfill = new BackfillService({
@@ -56,6 +74,15 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
     log: backfillLog,
+    repos: createRepoDeps({
+      config,
+      pool: backfillPool,
+      limiter,
+      locate: (did) => identities.get(did),
+      // This process among the instances sharing the database: who holds a repo job's lease.
+      owner: `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+      sink: new BatchWriter(backfillPool, 'repos', locks),
+    }),
   })
   const firehose = firehosePool
     ? new FirehoseService({

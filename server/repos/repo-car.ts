@@ -3,7 +3,7 @@
 // signature when the key is known), then the MST is walked on demand. Errors are RepoCarError, except an abort
 // (the signal's reason) and I/O errors of the spill file; whatever happens, close() or a failed open removes it.
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import type { PipelineItem } from '../pipeline/events.js'
+import type { PipelineItem } from '../events/index.js'
 import { BlockStore } from './block-store.js'
 import { openCarStream } from './car-stream.js'
 import { cidString, mstEntries } from './mst-walk.js'

@@ -5,7 +5,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { decode } from '@atproto/lex-cbor'
 import type { CID } from 'multiformats/cid'
-import type { CreateOp, PipelineItem, RecordValue, Reject, RejectCategory } from '../pipeline/events.js'
+import type { CreateOp, PipelineItem, RecordValue, Reject, RejectCategory } from '../events/index.js'
 import { REASON, errorMessage } from '../pipeline/decoder/items.js'
 import { parseOpPath } from '../pipeline/decoder/ops.js'
 import type { BlockStore, StoredBlock } from './block-store.js'

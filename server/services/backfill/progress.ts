@@ -6,6 +6,7 @@ import type { ThrottleBudget } from '../../pipeline/throttle.js'
 import type { ThrottleSettings } from '../../config/profiles.js'
 import type { LogLine } from '../log.js'
 import type { SourceConnection } from '../source-connection.js'
+import type { RepoProgress } from './repo-part.js'
 import type { RunMeta } from './run-state.js'
 
 /** The run's own state; `paused` and `throttled` are derived from the gate and the throttle (see `shownState`). */
@@ -19,8 +20,10 @@ export type BackfillProgress = {
   cursor: number | null
   head: number | null
   start: number | null
-  /** 0–100: the cursor's position between start and head. */
+  /** 0–100 over the whole run: the replay's and, when repositories are fetched, their mean with the repos' percent. */
   percent: number | null
+  /** 0–100: the replay cursor's position between start and head. */
+  replayPercent: number | null
   counts: PipelineCounts
   eventsPerSecond: number
   etaSeconds: number | null
@@ -42,6 +45,8 @@ export type BackfillProgress = {
   completedAt: string | null
   error: string | null
   logs: LogLine[]
+  /** The repository part of the run; null when this run fetches none. */
+  repos: RepoProgress | null
 }
 
 export const EMPTY_COUNTS: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
@@ -70,6 +75,7 @@ export type ProgressInput = {
   memory: { rssMb: number; heapUsedMb: number }
   error: string | null
   logs: LogLine[]
+  repos: RepoProgress | null
 }
 
 /** What the dashboard calls the state: a running backfill is paused while any reason holds the gate. */
@@ -94,7 +100,13 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
         : null
   const rate = pipeline?.eventsPerSecond ?? 0
   // The rate is in frames; seqs are frames too, so the distance left is head − cursor frames.
-  const eta = rate > 0 && cursor !== null && head !== null && state !== 'complete' ? Math.round((head - cursor) / rate) : null
+  const replayEta = rate > 0 && cursor !== null && head !== null && state !== 'complete' ? Math.round((head - cursor) / rate) : null
+  const replayPercent = percent === null ? null : Math.round(percent * 10) / 10
+  const repos = input.repos
+  const overall =
+    state === 'complete' ? 100 : repos && replayPercent !== null && repos.percent !== null ? Math.round(((replayPercent + repos.percent) / 2) * 10) / 10 : replayPercent
+  // The run ends when its slower part does.
+  const eta = repos && state !== 'complete' ? (replayEta === null && cursor !== head ? null : Math.max(replayEta ?? 0, repos.etaSeconds ?? 0) || repos.etaSeconds) : replayEta
   return {
     state: shownState(state, input.closedBy, settings),
     relay: input.relay,
@@ -106,7 +118,8 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
     cursor,
     head,
     start,
-    percent: percent === null ? null : Math.round(percent * 10) / 10,
+    percent: overall,
+    replayPercent,
     counts: pipeline ? { ...pipeline.counts } : { ...EMPTY_COUNTS },
     eventsPerSecond: Math.round(rate * 10) / 10,
     etaSeconds: eta,
@@ -135,5 +148,6 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
     completedAt: meta?.completedAt ?? null,
     error: input.error,
     logs: input.logs,
+    repos,
   }
 }
