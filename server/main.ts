@@ -62,11 +62,18 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     : null
 
   const app = createApp({ apiPool, backfill, firehose, system, adminToken: config.adminToken })
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s))
-    s.on('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'EADDRINUSE' ? `port ${config.port} is already in use (set PORT)` : err.message)),
-    )
+  // Express 5 hands a listen error to this callback (and only there), not as a rejection or a throw.
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, (err?: NodeJS.ErrnoException) => {
+      if (!err) return resolve(s)
+      const what = err.code === 'EADDRINUSE' ? 'is already in use' : `cannot be listened on (${err.code ?? err.message})`
+      reject(new Error(`PORT ${config.port} on ${config.host} ${what}: stop what holds it, or set PORT to another port`))
+    })
+  }).catch(async (err: unknown) => {
+    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
+    system.stop()
+    await embedded?.stop()
+    throw err
   })
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
