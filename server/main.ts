@@ -3,6 +3,7 @@
 import type { Server } from 'node:http'
 import type { Config } from './config/index.js'
 import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
+import { describeFirstContact } from './db/errors.js'
 import { migrate } from './db/migrate.js'
 import { createPool } from './db/pools.js'
 import { createApp } from './app.js'
@@ -31,7 +32,10 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     log(`[DB] embedded Postgres on 127.0.0.1:${config.embeddedPg.port}, data in ${config.embeddedPg.dataDir}`)
   }
   const adminPool = createPool(databaseUrl, 'admin', 1)
-  const applied = await migrate(adminPool)
+  const applied = await migrate(adminPool).catch(async (err: unknown) => {
+    await adminPool.end()
+    throw config.databaseUrl ? describeFirstContact('DATABASE_URL', config.databaseUrl, err) : err
+  })
   await adminPool.end()
   if (applied.length) log(`[DB] applied migrations: ${applied.join(', ')}`)
 

@@ -42,4 +42,21 @@ describe('a start that cannot succeed', () => {
       holder.close()
     }
   })
+
+  it('names DATABASE_URL, password masked, when it points nowhere', async () => {
+    const { code, lines } = await failedStart({ PORT: String(await freePort()), DATABASE_URL: 'postgres://skyfill:hunter2@127.0.0.1:1/skyfill' })
+    expect(lines).toEqual([
+      '[SERVER] could not start: DATABASE_URL postgres://skyfill:***@127.0.0.1:1/skyfill: connect ECONNREFUSED 127.0.0.1:1' +
+        ' (check DATABASE_URL, or unset it to use the embedded Postgres)',
+    ])
+    expect(code).toBe(1)
+  })
+
+  it('names DATABASE_URL when the database there does not exist', async () => {
+    const missing = new URL(db.url)
+    missing.pathname = '/no_such_database'
+    const { code, lines } = await failedStart({ PORT: String(await freePort()), DATABASE_URL: missing.toString() })
+    expect(lines).toEqual([expect.stringMatching(/^\[SERVER\] could not start: DATABASE_URL postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/no_such_database: database "no_such_database" does not exist/)])
+    expect(code).toBe(1)
+  })
 })
