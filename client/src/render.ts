@@ -1,6 +1,7 @@
 // Puts one LivePayload on the page. Text only through textContent (see dom.ts).
 import type { BackfillProgress, BackfillState, LivePayload, LogLine } from './types.js'
-import { DASH, ago, count, decimal, duration, hoursBetween, mb, ms, percent, utc } from './format.js'
+import { DASH, ago, count, decimal, duration, mb, ms, percent, utc } from './format.js'
+import { formatSpan, plural } from '../../server/services/format.js'
 import { el, field, setBar, setLevel, setText } from './dom.js'
 
 const STATE_TEXT: Record<BackfillState, string> = {
@@ -50,14 +51,13 @@ export function windowNote(p: BackfillProgress, now = Date.now()): string {
     if (p.state === 'locating' || p.state === 'idle') return 'Not located yet.'
     return p.head !== null ? 'The source holds no history before the head: nothing to backfill.' : ''
   }
-  const held = hoursBetween(availableFrom.time, p.startedAt ? Date.parse(p.startedAt) : now)
-  const heldText = held >= 48 ? `${(held / 24).toFixed(1)} days` : `${held.toFixed(1)} hours`
+  const heldText = formatSpan((p.startedAt ? Date.parse(p.startedAt) : now) - Date.parse(availableFrom.time))
   if (days === null) return `Everything the source holds: ${heldText} of history.`
   if (requestedFrom && Date.parse(availableFrom.time) > Date.parse(requestedFrom)) {
-    return `The source holds less than asked: ${days} day${days === 1 ? '' : 's'} asked, only ${heldText} available. ` +
+    return `The source holds less than asked: ${plural(days, 'day')} asked, only ${heldText} available. ` +
       'Relays keep about 72 hours of replay; older history would need a full-repo sync.'
   }
-  return `The full ${days} day${days === 1 ? '' : 's'} asked are available (the source holds ${heldText}).`
+  return `The full ${plural(days, 'day')} asked are available (the source holds ${heldText}).`
 }
 
 export function render(payload: LivePayload): void {
@@ -85,7 +85,7 @@ function renderBackfill(p: BackfillProgress): void {
   setText('remaining', p.cursor !== null && p.head !== null ? count(Math.max(0, p.head - p.cursor)) : DASH)
   setText('relay', p.relay)
 
-  setText('window-days', p.window.days === null ? (p.state === 'off' ? 'off' : 'all the source holds') : `${p.window.days} day${p.window.days === 1 ? '' : 's'}`)
+  setText('window-days', p.window.days === null ? (p.state === 'off' ? 'off' : 'all the source holds') : plural(p.window.days, 'day'))
   setText('window-requested', p.window.requestedFrom ? utc(p.window.requestedFrom) : DASH)
   setText(
     'window-available',
