@@ -149,9 +149,11 @@ function renderResources({ backfill: p, system: s }: LivePayload): void {
 }
 
 function renderFirehose({ firehose: f }: LivePayload): void {
-  const state = field('firehose-state')
-  state.textContent = f.state
-  state.dataset.state = f.state
+  for (const name of ['firehose-state', 'header-firehose-state']) {
+    const state = field(name)
+    state.textContent = f.state
+    state.dataset.state = f.state
+  }
   const on = 'cursor' in f
   setText('firehose-cursor', on ? count(f.cursor) : DASH)
   setText('firehose-rate', on ? `${decimal(f.eventsPerSecond)} evt/s` : DASH)
