@@ -12,6 +12,7 @@ import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
 import { BackfillService } from './services/backfill.js'
 import { FirehoseService } from './services/firehose.js'
 import { SystemMetrics } from './services/system-metrics.js'
+import { RateHistory, serviceRates } from './services/rate-history.js'
 import { ServiceLog } from './services/log.js'
 
 export type Skyfill = {
@@ -65,7 +66,8 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       })
     : null
 
-  const app = createApp({ apiPool, backfill, firehose, system, adminToken: config.adminToken })
+  const rates = new RateHistory(serviceRates(backfill, firehose)).start()
+  const app = createApp({ apiPool, backfill, firehose, system, rates, adminToken: config.adminToken })
   // Express 5 hands a listen error to this callback (and only there), not as a rejection or a throw.
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: NodeJS.ErrnoException) => {
@@ -76,6 +78,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   }).catch(async (err: unknown) => {
     await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
     system.stop()
+    rates.stop()
     await embedded?.stop()
     throw err
   })
@@ -99,6 +102,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       await Promise.all([backfill.stop(), firehose?.stop()])
       await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
       system.stop()
+      rates.stop()
       await embedded?.stop()
     },
   }

@@ -11,6 +11,7 @@ const chart = new RateChart(field<SVGSVGElement>('rate-chart'), {
   max: field('chart-max'),
   now: field('chart-now'),
   peak: field('chart-peak'),
+  axis: field('chart-axis'),
 })
 const stats = new StatsPanel()
 const admin = new AdminControls()

@@ -3,17 +3,22 @@
 // the real /api/live and dashboard routes fed fixtures (fixtures.ts).
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { HistoryPoint } from '../../server/api/live.js'
 import { ensureClientBuilt } from '../../scripts/build-client.js'
+import { startServer } from '../support/backfill.js'
 import { progressFixture, startFakeServer, statsFixture, type FakeServer } from './fixtures.js'
 import { launchBrowser, openDashboard } from './page.js'
+import { openSse } from './sse.js'
 
 let browser: Browser
 let fake: FakeServer
+/** What the fake server's history holds for a newcomer (the real one keeps it in RateHistory). */
+let history: HistoryPoint[] = []
 
 beforeAll(async () => {
   await ensureClientBuilt({ log: () => {} })
   browser = await launchBrowser()
-  fake = await startFakeServer()
+  fake = await startFakeServer({ live: { history: () => history } })
 })
 
 afterAll(async () => {
@@ -25,6 +30,7 @@ beforeEach(() => {
   fake.progress = progressFixture()
   fake.firehose = { state: 'off' }
   fake.stats = statsFixture()
+  history = []
 })
 
 describe('the dashboard header', () => {
@@ -43,6 +49,50 @@ describe('the dashboard header', () => {
       ])
     } finally {
       await dash.close()
+    }
+  })
+})
+
+describe('the events/s chart', () => {
+  it('starts from the server’s history when opened late, and labels its time axis with clock times', async () => {
+    const now = Date.now()
+    // Five minutes of a backfill at ~800 evt/s, one point a second, up to the page opening.
+    history = Array.from({ length: 300 }, (_, i) => ({ at: now - (300 - i) * 1000, backfill: 800 + (i % 7), firehose: 0 }))
+    const dash = await openDashboard(fake.url, { browser })
+    try {
+      const s = await dash.waitFor((x) => x.chartPoints >= 300)
+      expect(s.chartPoints).toBeGreaterThanOrEqual(300)
+      const ticks = await dash.page.$$eval('[data-field="chart-axis"] .axis-tick', (els) =>
+        els.map((e) => ({ text: e.textContent, at: Number((e as HTMLElement).dataset.at), left: parseFloat((e as HTMLElement).style.left) })),
+      )
+      // A tick every two minutes across the ten shown, each at its clock time and in order.
+      expect(ticks.length).toBeGreaterThanOrEqual(4)
+      for (const t of ticks) {
+        expect(t.text).toMatch(/^\d\d:\d\d$/)
+        expect(t.at % 120_000).toBe(0)
+      }
+      expect(ticks.map((t) => t.left)).toEqual([...ticks.map((t) => t.left)].sort((a, b) => a - b))
+    } finally {
+      await dash.close()
+    }
+  })
+
+  it('a real server keeps the rate history with no page watching, for the first page to connect', async () => {
+    const run = await startServer()
+    try {
+      await new Promise((r) => setTimeout(r, 3500))
+      const sse = await openSse(`${run.sky.url}/api/live`)
+      try {
+        const message = await sse.next((m) => m.event === 'history')
+        const points = (JSON.parse(message.data!) as { points: HistoryPoint[] }).points
+        expect(points.length).toBeGreaterThanOrEqual(3)
+        expect(points[0]).toEqual({ at: expect.any(Number), backfill: 0, firehose: 0 })
+        expect(points.every((p, i) => i === 0 || p.at > points[i - 1]!.at)).toBe(true)
+      } finally {
+        sse.close()
+      }
+    } finally {
+      await run.close()
     }
   })
 })
