@@ -96,3 +96,47 @@ describe('the events/s chart', () => {
     }
   })
 })
+
+describe('the counts', () => {
+  it('use the log’s words (written, skipped, rejected), each explained on hover, with writes vs stored in a caption', async () => {
+    fake.stats = {
+      ...statsFixture(),
+      rejects: { count: 53, exact: true, byCategory: [{ category: 'unsupported', count: 50 }, { category: 'record', count: 3 }] },
+    }
+    const dash = await openDashboard(fake.url, { browser })
+    try {
+      await dash.waitFor((s) => s.stats.length > 0)
+      const events = await dash.page.$$eval('#h-counts ~ dl.counts > div', (divs) =>
+        divs.map((d) => [d.querySelector('dt')?.textContent, d.getAttribute('title') ?? ''] as const),
+      )
+      expect(events.map(([label]) => label)).toEqual(['Received', 'Written', 'Skipped', 'Rejected'])
+      for (const [label, title] of events) expect(title.length, `hover text of ${label}`).toBeGreaterThan(20)
+      expect(events[1]![1]).toContain('events written')
+      expect(await dash.text('counts-caption')).toMatch(/Record writes count every create and update.*stored now/s)
+      // The records card splits the rejects table in the same words.
+      expect(await dash.text('stats-rejects')).toBe('50 skipped, 3 rejected')
+    } finally {
+      await dash.close()
+    }
+  })
+
+  it('the indexed records table follows the writes within a few seconds', async () => {
+    const dash = await openDashboard(fake.url, { browser })
+    // The backfill moves on, and the database with it.
+    let processed = fake.progress.counts.processed
+    const moving = setInterval(() => {
+      processed += 100
+      fake.progress = { ...fake.progress, counts: { ...fake.progress.counts, processed } }
+    }, 250)
+    try {
+      await dash.waitFor((s) => s.statsTotal === 4600)
+      fake.stats = statsFixture([{ collection: 'app.bsky.feed.post', count: 1638 }, { collection: 'app.bsky.feed.like', count: 3400 }])
+      const changedAt = Date.now()
+      await dash.waitFor((s) => s.statsTotal === 5038, 6000)
+      expect(Date.now() - changedAt).toBeLessThan(6000)
+    } finally {
+      clearInterval(moving)
+      await dash.close()
+    }
+  })
+})
