@@ -3,6 +3,7 @@ import type { BackfillProgress, BackfillState, LivePayload, LogLine } from './ty
 import { DASH, ago, count, decimal, duration, mb, ms, percent, utc } from './format.js'
 import { formatSpan, plural } from '../../server/services/format.js'
 import { el, field, setBar, setLevel, setText } from './dom.js'
+import { renderSources } from './source.js'
 
 const STATE_TEXT: Record<BackfillState, string> = {
   off: 'Backfill is off: BACKFILL_DAYS is unset or 0. The live firehose indexes new events only.',
@@ -64,6 +65,7 @@ export function render(payload: LivePayload): void {
   renderBackfill(payload.backfill)
   renderResources(payload)
   renderFirehose(payload)
+  renderSources(payload)
   renderLogs(payload.backfill.logs)
   setText('updated-at', utc(payload.at))
 }

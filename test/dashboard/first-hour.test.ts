@@ -3,7 +3,8 @@
 // the real /api/live and dashboard routes fed fixtures (fixtures.ts).
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import type { HistoryPoint } from '../../server/api/live.js'
+import type { FirehoseStatus, HistoryPoint } from '../../server/api/live.js'
+import type { BackfillProgress } from '../../server/services/backfill.js'
 import { ensureClientBuilt } from '../../scripts/build-client.js'
 import { startServer } from '../support/backfill.js'
 import { progressFixture, startFakeServer, statsFixture, type FakeServer } from './fixtures.js'
@@ -136,6 +137,51 @@ describe('the counts', () => {
       expect(Date.now() - changedAt).toBeLessThan(6000)
     } finally {
       clearInterval(moving)
+      await dash.close()
+    }
+  })
+})
+
+describe('the connection to the source', () => {
+  it('shows in the headline that the backfill and the firehose are retrying, with the last error, until connected', async () => {
+    const dns = 'getaddrinfo ENOTFOUND relay.invalid'
+    const refused = 'connect ECONNREFUSED 127.0.0.1:1'
+    // The contract of /api/backfill and /api/firehose for a source that never answered.
+    fake.progress = { ...progressFixture({ state: 'locating', cursor: null, head: null, start: null, percent: null, error: dns }), source: { state: 'retrying', error: dns } } as BackfillProgress
+    fake.firehose = { state: 'retrying', error: refused, cursor: null, received: 0, processed: 0, eventsPerSecond: 0 } as unknown as FirehoseStatus
+    const dash = await openDashboard(fake.url, { browser })
+    try {
+      await dash.waitFor((s) => s.firehoseState === 'retrying' && s.state === 'locating')
+      expect(await dash.text('source-status')).toBe(`Source: retrying (last error: ${dns})`)
+      expect(await dash.page.locator('[data-field="source-status"]').isVisible()).toBe(true)
+      expect(await dash.text('firehose-detail')).toBe(`Firehose retrying: ${refused}`)
+      expect(await dash.page.locator('[data-field="firehose-detail"]').isVisible()).toBe(true)
+      // Not the green of a live connection.
+      const badge = dash.page.locator('[data-field="header-firehose-state"]')
+      expect(await badge.getAttribute('data-state')).toBe('retrying')
+      expect(await badge.evaluate((e) => getComputedStyle(e).backgroundColor)).not.toBe(
+        await dash.page.locator('[data-field="connection"]').evaluate((e) => getComputedStyle(e).backgroundColor),
+      )
+
+      // Connected: nothing left to say.
+      fake.progress = { ...progressFixture(), source: { state: 'connected', error: null } } as BackfillProgress
+      fake.firehose = { state: 'live', error: null, cursor: 5, received: 1, processed: 1, eventsPerSecond: 1 }
+      await dash.waitFor((s) => s.firehoseState === 'live' && s.state === 'running')
+      expect(await dash.page.locator('[data-field="source-status"]').isVisible()).toBe(false)
+      expect(await dash.page.locator('[data-field="firehose-detail"]').isVisible()).toBe(false)
+    } finally {
+      await dash.close()
+    }
+  })
+
+  it('shows nothing for it when the server does not report it', async () => {
+    fake.progress = progressFixture({ state: 'locating', cursor: null, head: null, start: null, percent: null })
+    const dash = await openDashboard(fake.url, { browser })
+    try {
+      await dash.waitFor((s) => s.state === 'locating' && s.connection === 'live')
+      expect(await dash.page.locator('[data-field="source-status"]').isVisible()).toBe(false)
+      expect(await dash.page.locator('[data-field="firehose-detail"]').isVisible()).toBe(false)
+    } finally {
       await dash.close()
     }
   })
