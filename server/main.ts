@@ -3,6 +3,7 @@
 import type { Server } from 'node:http'
 import type { Config } from './config/index.js'
 import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
+import { describeFirstContact } from './db/errors.js'
 import { migrate } from './db/migrate.js'
 import { createPool } from './db/pools.js'
 import { createApp } from './app.js'
@@ -14,6 +15,7 @@ import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
 import { BackfillService } from './services/backfill.js'
 import { FirehoseService, LIVE_SETTINGS } from './services/firehose.js'
 import { SystemMetrics } from './services/system-metrics.js'
+import { RateHistory, serviceRates } from './services/rate-history.js'
 import { ServiceLog } from './services/log.js'
 import { createRepoDeps } from './services/backfill/repo-deps.js'
 import { IdentityCache } from './identity/identity-cache.js'
@@ -40,7 +42,10 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     log(`[DB] embedded Postgres on 127.0.0.1:${config.embeddedPg.port}, data in ${config.embeddedPg.dataDir}`)
   }
   const adminPool = createPool(databaseUrl, 'admin', 1)
-  const applied = await migrate(adminPool)
+  const applied = await migrate(adminPool).catch(async (err: unknown) => {
+    await adminPool.end()
+    throw config.databaseUrl ? describeFirstContact('DATABASE_URL', config.databaseUrl, err) : err
+  })
   await adminPool.end()
   if (applied.length) log(`[DB] applied migrations: ${applied.join(', ')}`)
 
@@ -96,12 +101,21 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       })
     : null
 
-  const app = createApp({ apiPool, backfill, firehose, system, adminToken: config.adminToken })
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s))
-    s.on('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'EADDRINUSE' ? `port ${config.port} is already in use (set PORT)` : err.message)),
-    )
+  const rates = new RateHistory(serviceRates(backfill, firehose)).start()
+  const app = createApp({ apiPool, backfill, firehose, system, rates, adminToken: config.adminToken })
+  // Express 5 hands a listen error to this callback (and only there), not as a rejection or a throw.
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, (err?: NodeJS.ErrnoException) => {
+      if (!err) return resolve(s)
+      const what = err.code === 'EADDRINUSE' ? 'is already in use' : `cannot be listened on (${err.code ?? err.message})`
+      reject(new Error(`PORT ${config.port} on ${config.host} ${what}: stop what holds it, or set PORT to another port`))
+    })
+  }).catch(async (err: unknown) => {
+    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
+    system.stop()
+    rates.stop()
+    await embedded?.stop()
+    throw err
   })
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
@@ -123,6 +137,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       await Promise.all([backfill.stop(), firehose?.stop()])
       await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
       system.stop()
+      rates.stop()
       await embedded?.stop()
     },
   }

@@ -164,7 +164,8 @@ export function metricsRoutes(deps: MetricsDeps): Router {
   const router = Router()
   router.get('/metrics', async (_req, res) => {
     snapshot()
-    const text = await registry.metrics()
+    // prom-client writes NaN as "Nan"; the exposition format spells it "NaN".
+    const text = (await registry.metrics()).replace(/ Nan$/gm, ' NaN')
     res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(text)
   })
   return router

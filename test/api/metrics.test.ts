@@ -62,6 +62,8 @@ describe('GET /metrics from a running skyfill', () => {
     expect(value(text, 'skyfill_backfill_state{state="off"}')).toBe(1)
     expect(value(text, 'skyfill_backfill_state{state="running"}')).toBe(0)
     expect(value(text, 'skyfill_backfill_cursor')).toBeNaN()
+    expect(text.split('\n')).toContain('skyfill_backfill_cursor NaN')
+    expect(text).not.toMatch(/ Nan$/m)
     expect(value(text, 'skyfill_firehose_state{state="off"}')).toBe(1)
     expect(value(text, 'skyfill_firehose_cursor')).toBeNaN()
     expect(value(text, 'skyfill_db_pool_max{pool="api"}')).toBe(10)

@@ -4,7 +4,7 @@ import type { Server } from 'node:http'
 import express from 'express'
 import { requireAdmin } from '../../server/api/admin-auth.js'
 import { dashboardRoutes } from '../../server/api/dashboard.js'
-import { liveRoutes, type LiveHub, type LiveOptions, type LivePayload } from '../../server/api/live.js'
+import { liveRoutes, type FirehoseStatus, type LiveHub, type LiveOptions, type LivePayload } from '../../server/api/live.js'
 import type { Stats } from '../../server/api/stats.js'
 import type { BackfillProgress } from '../../server/services/backfill.js'
 import { FIREHOSE_OFF } from '../../server/services/firehose.js'
@@ -74,6 +74,7 @@ export type FakeServer = {
   /** What the next tick sends; mutate or replace it between assertions. */
   progress: BackfillProgress
   system: SystemSample
+  firehose: FirehoseStatus
   stats: unknown
   statsStatus: number
   adminToken: string | null
@@ -89,6 +90,7 @@ export async function startFakeServer(options: { live?: LiveOptions; distDir?: s
   const state = {
     progress: progressFixture(),
     system: systemFixture(),
+    firehose: FIREHOSE_OFF as FirehoseStatus,
     stats: statsFixture() as unknown,
     statsStatus: 200,
     adminToken: 'fixture-admin-token-0123456789' as string | null,
@@ -98,7 +100,7 @@ export async function startFakeServer(options: { live?: LiveOptions; distDir?: s
     at: new Date().toISOString(),
     backfill: state.progress,
     system: { ...state.system, at: Date.now() },
-    firehose: FIREHOSE_OFF,
+    firehose: state.firehose,
   })
   const live = liveRoutes(source, { intervalMs: 250, ...options.live })
   app.use(live)

@@ -99,7 +99,7 @@ describe('starting as a user does', () => {
         /^\[BACKFILL\] {3}batch size: 5 events, delay between batches: 50 ms$/,
         /^\[BACKFILL\] {3}max concurrent DB operations: 2 \(pool 2\)$/,
         /^\[BACKFILL\] {3}memory limit: 512 MB RSS/,
-        /^\[BACKFILL\] Window: 7 days asked \(from .*\), but the source holds [\d.]+ hours of history \(from .*, seq 1\) up to head seq \d+; backfilling all of it\. Relays keep only about 72 hours of replay/,
+        /^\[BACKFILL\] Window: 7 days asked \(from .*\), but the source holds [\d.]+ (seconds|minutes|hours) of history \(from .*, seq 1\) up to head seq \d+; replaying all of it, and fetching from the repositories what changed since/,
         /^\[BACKFILL\] Replaying from cursor 0 to head \d+$/,
         /^\[BACKFILL\] Progress: 100\.0% cursor (\d+)\/\1, \d+ events written, 0 rejected \(\d+ evt\/s/,
         /^\[BACKFILL\] Memory: \d+ MB \/ 512 MB limit$/,

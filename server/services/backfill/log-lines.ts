@@ -2,6 +2,7 @@
 // line. Pure, so their wording is tested and kept in one place.
 import { THROTTLE_VARS, type BackfillConfig } from '../../config/index.js'
 import type { ThrottleSettings } from '../../config/profiles.js'
+import { plural } from '../format.js'
 import type { BackfillProgress } from './progress.js'
 import type { RepoProgress } from './repo-part.js'
 
@@ -15,7 +16,7 @@ export function describeWindow(window: BackfillConfig['window']): string {
   if (window === null) return 'off'
   if (window.kind === 'held') return 'everything the source holds'
   if (window.kind === 'all') return 'every record of every repository, and everything the source holds'
-  return `${window.days} ${window.days === 1 ? 'day' : 'days'}`
+  return plural(window.days, 'day')
 }
 
 export function configLines(config: BackfillConfig, settings: ThrottleSettings, described: string, relay: string): string[] {
