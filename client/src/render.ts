@@ -3,6 +3,7 @@ import type { BackfillProgress, BackfillState, LivePayload, LogLine } from './ty
 import { DASH, ago, count, decimal, duration, mb, ms, percent, utc } from './format.js'
 import { formatSpan, plural } from '../../server/services/format.js'
 import { el, field, setBar, setLevel, setText } from './dom.js'
+import { renderRepos } from './repos.js'
 import { renderSources } from './source.js'
 
 const STATE_TEXT: Record<BackfillState, string> = {
@@ -56,13 +57,14 @@ export function windowNote(p: BackfillProgress, now = Date.now()): string {
   if (days === null) return `Everything the source holds: ${heldText} of history.`
   if (requestedFrom && Date.parse(availableFrom.time) > Date.parse(requestedFrom)) {
     return `The source holds less than asked: ${plural(days, 'day')} asked, only ${heldText} available. ` +
-      'Relays keep about 72 hours of replay; older history would need a full-repo sync.'
+      (p.repos ? 'The rest is fetched from the repositories (below).' : 'Relays keep about 72 hours of replay.')
   }
   return `The full ${plural(days, 'day')} asked are available (the source holds ${heldText}).`
 }
 
 export function render(payload: LivePayload): void {
   renderBackfill(payload.backfill)
+  renderRepos(payload.backfill)
   renderResources(payload)
   renderFirehose(payload)
   renderSources(payload)

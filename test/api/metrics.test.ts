@@ -165,6 +165,37 @@ describe('GET /metrics values', () => {
     expect(value(text, 'skyfill_event_loop_delay_seconds{stat="max"}')).toBe(0.04)
   })
 
+  it('reports the repository part: jobs by state, retrying, records/s, parked hosts (all 0 when the run fetches none)', async () => {
+    expect(value(await (await fetch(url)).text(), 'skyfill_backfill_repos{state="done"}')).toBe(0)
+    current = progress({
+      repos: {
+        jobs: { pending: 4, fetching: 1, done: 7, failed: 2, unavailable: 1, total: 15 },
+        retrying: 1,
+        listing: { done: true, sources: ['relay'], errors: [] },
+        recordsWritten: 900,
+        recordsPerSecond: 120.5,
+        reposPerSecond: 0.5,
+        etaSeconds: 12,
+        percent: 53.3,
+        hosts: [],
+        parkedHosts: 2,
+        recentFailures: [],
+      },
+    })
+    try {
+      const text = await (await fetch(url)).text()
+      expect(value(text, 'skyfill_backfill_repos{state="pending"}')).toBe(4)
+      expect(value(text, 'skyfill_backfill_repos{state="done"}')).toBe(7)
+      expect(value(text, 'skyfill_backfill_repos{state="unavailable"}')).toBe(1)
+      expect(value(text, 'skyfill_backfill_repos_retrying')).toBe(1)
+      expect(value(text, 'skyfill_backfill_repo_records_per_second')).toBe(120.5)
+      expect(value(text, 'skyfill_backfill_repos_eta_seconds')).toBe(12)
+      expect(value(text, 'skyfill_backfill_parked_hosts')).toBe(2)
+    } finally {
+      current = progress()
+    }
+  })
+
   it('reports the live firehose cursor, state and events', async () => {
     const text = await (await fetch(url)).text()
     expect(value(text, 'skyfill_firehose_cursor')).toBe(9000)

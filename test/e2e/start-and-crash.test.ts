@@ -89,9 +89,14 @@ describe('starting as a user does', () => {
       BACKFILL_DAYS: '7',
       BACKFILL_BATCH_DELAY_MS: '50',
       FIREHOSE_ENABLED: 'false',
+      // The repositories of the window's older part are fetched from the PDS its DID documents name.
+      PLC_URL: pds.plcUrl,
+      HANDLE_RESOLVER_URL: pds.url,
+      ALLOW_PRIVATE_HOSTS: 'true',
     })
     try {
       await server.waitForLine(/\[BACKFILL\] Complete: reached head seq \d+/, 90_000)
+      await server.waitForLine(/\[BACKFILL\] Repos complete/, 90_000)
       const backfill = server.lines.filter((l) => l.startsWith('[BACKFILL]'))
       const expected = [
         /^\[BACKFILL\] Resource throttling config:$/,
@@ -104,6 +109,8 @@ describe('starting as a user does', () => {
         /^\[BACKFILL\] Progress: 100\.0% cursor (\d+)\/\1, \d+ events written, 0 rejected \(\d+ evt\/s/,
         /^\[BACKFILL\] Memory: \d+ MB \/ 512 MB limit$/,
         /^\[BACKFILL\] Complete: reached head seq \d+; \d+ events written, 0 rejected, \d+ skipped$/,
+        /^\[BACKFILL\] Repos: fetching what changed since rev \w+ from relay$/,
+        /^\[BACKFILL\] Repos complete: \d+ fetched, 0 unavailable, 0 failed; \d+ records written$/,
       ]
       for (const pattern of expected) expect(backfill.some((l) => pattern.test(l)), String(pattern)).toBe(true)
     } finally {

@@ -35,7 +35,7 @@ export function configLines(config: BackfillConfig, settings: ThrottleSettings, 
 
 export function progressLine(p: BackfillProgress): string {
   const eta = p.etaSeconds === null ? '' : `, ETA ${formatDuration(p.etaSeconds)}`
-  const pct = p.percent === null ? '' : `${p.percent.toFixed(1)}% `
+  const pct = p.replayPercent === null ? '' : `${p.replayPercent.toFixed(1)}% `
   return `Progress: ${pct}cursor ${p.cursor}/${p.head}, ${p.counts.processed} events written, ${p.counts.invalid} rejected (${Math.round(p.eventsPerSecond)} evt/s${eta})`
 }
 
