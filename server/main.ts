@@ -58,7 +58,10 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
 
   const repoConfig = config.backfill.repos
   // One budget per host for every request this process makes: PDSes, DID documents, handles, the relay's listings.
-  const limiter = new PerHostLimiter({ defaults: { concurrency: repoConfig.hostConcurrency, ratePerSecond: repoConfig.hostRatePerSecond } })
+  const limiter = new PerHostLimiter({
+    defaults: { concurrency: repoConfig.hostConcurrency, ratePerSecond: repoConfig.hostRatePerSecond },
+    perHost: { [new URL(config.plcUrl).host]: { ratePerSecond: repoConfig.plcRatePerSecond } },
+  })
   const identityDeps = networkIdentityDeps({
     plcUrl: config.plcUrl,
     handleResolverUrl: repoConfig.handleResolverUrl,

@@ -156,17 +156,19 @@ export class RepoWorkers {
     await watchdog?.check(signal)
     if (signal.aborted) return false
     await semaphore.acquire()
+    const started = Date.now()
     try {
       const outcome = await writer.write(items, null, null, step ?? undefined)
       this.opts.onOutcome(outcome)
     } finally {
       semaphore.release()
     }
+    const writeMs = Date.now() - started
     const records = items.filter((i) => i.kind === 'create').length
     this.records += records
     this.rate.add(records)
     const settings = throttle.current()
-    throttle.observe({ frames: items.length, writeMs: 0 })
+    throttle.observe({ frames: items.length, writeMs })
     if (settings.batchDelayMs > 0) await abortableSleep(settings.batchDelayMs, signal)
     if (settings.useIdle) await yieldToEventLoop()
     return !signal.aborted

@@ -84,6 +84,7 @@ export class BackfillService {
   private progressTimer: NodeJS.Timeout | null = null
   private lastLoggedCursor: number | null | undefined = undefined
   private lastMemoryLogAt = 0
+  private lastRepoLine: string | null = null
   private announceHead!: (seq: number | null) => void
   /** The head this run replays up to, once known (null when off, failed or stopped): where the live firehose takes over. */
   readonly headSeq: Promise<number | null> = new Promise((resolve) => {
@@ -344,9 +345,14 @@ export class BackfillService {
     this.progressTimer = null
   }
 
+  /** The repos' line, when it says something new (no line every few seconds that repeats the last). */
   private logRepoProgress(): void {
     const repos = this.repoPart?.progress()
-    if (repos) this.log.write(repoProgressLine(repos))
+    if (!repos) return
+    const line = repoProgressLine(repos)
+    if (line === this.lastRepoLine) return
+    this.lastRepoLine = line
+    this.log.write(line)
   }
 
   private logProgress(final: boolean): void {

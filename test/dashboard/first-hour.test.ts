@@ -88,7 +88,7 @@ describe('the events/s chart', () => {
         const message = await sse.next((m) => m.event === 'history')
         const points = (JSON.parse(message.data!) as { points: HistoryPoint[] }).points
         expect(points.length).toBeGreaterThanOrEqual(3)
-        expect(points[0]).toEqual({ at: expect.any(Number), backfill: 0, firehose: 0 })
+        expect(points[0]).toEqual({ at: expect.any(Number), backfill: 0, firehose: 0, repos: 0 })
         expect(points.every((p, i) => i === 0 || p.at > points[i - 1]!.at)).toBe(true)
       } finally {
         sse.close()

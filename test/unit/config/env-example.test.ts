@@ -25,9 +25,17 @@ describe('.env.backfill.example', () => {
     expect(parse(text)).toEqual({})
   })
 
-  it('each profile block, uncommented alone with the window, is accepted', () => {
+  it('each profile block, and the repositories block, uncommented alone with the window, is accepted', () => {
     const all = blocks()
-    expect(all.map((b) => b.title.split(':')[0])).toEqual(['background (the default)', 'moderate', 'fast', 'max', 'adaptive', 'by time of day (local time; first matching rule wins; * last)'])
+    expect(all.map((b) => b.title.split(':')[0])).toEqual([
+      'background (the default)',
+      'moderate',
+      'fast',
+      'max',
+      'adaptive',
+      'by time of day (local time; first matching rule wins; * last)',
+      'repositories (beyond what the relay replays)',
+    ])
     for (const { title, env } of all) {
       expect(() => parseConfig({ BACKFILL_DAYS: '3', ...env }), title).not.toThrow()
     }
