@@ -42,6 +42,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     startCursor: opts.startCursor,
     stopAtSeq: opts.stopAtSeq,
     flushAfterMs: opts.flushAfterMs,
+    nothingReadableAfter: opts.nothingReadableAfter,
     log: opts.log,
   })
   return {

@@ -39,6 +39,11 @@ export type PipelineOptions = {
   stopAtSeq: number | null
   /** A partial batch is written when no frame has come for this long. */
   flushAfterMs: number
+  /**
+   * Asked when the source has gone quiet short of `stopAtSeq` after frames too broken to tell their seq: true when
+   * nothing readable lies after the cursor (those frames are the last events before the head). Absent: never.
+   */
+  nothingReadableAfter?: (seq: number | null, signal: AbortSignal) => Promise<boolean>
   log: (line: string) => void
 }
 
@@ -72,6 +77,8 @@ export class Pipeline {
   private readonly inFlight = new Set<Promise<void>>()
   private readonly abort = new AbortController()
   private expectFirstAfterConnect = true
+  /** Frames with no readable seq since the last one with a seq: what may stand between the cursor and the head. */
+  private unreadableSinceSeq = 0
   private sinceMemoryCheck = 0
   private readonly slice = new TimeSlice()
   private readonly writer: RetryingWriter
@@ -114,6 +121,7 @@ export class Pipeline {
         if (pull.kind === 'closed') break
         if (pull.kind === 'idle') {
           if (this.batcher.size > 0) await this.dispatch()
+          if (await this.onlyUnreadableBeforeHead()) break
           continue
         }
         if (pull.kind === 'connected') {
@@ -146,7 +154,9 @@ export class Pipeline {
 
   private accept(frame: DecodedFrame): void {
     this.counts.received++
+    if (frame.seq === null) this.unreadableSinceSeq++
     if (frame.seq !== null) {
+      this.unreadableSinceSeq = 0
       if (this.lastReceivedSeq !== null && frame.seq <= this.lastReceivedSeq) {
         // Only possible if a source repeats itself; order matters more than the duplicate.
         this.counts.skipped++
@@ -185,6 +195,28 @@ export class Pipeline {
     }
     this.opts.log(`Source error ${frame.name}${detail}; reconnecting from seq ${this.lastReceivedSeq}`)
     this.opts.source.reconnect(`error frame ${frame.name}`)
+  }
+
+  /**
+   * A quiet source that last sent only unreadable frames short of the head would otherwise be waited on forever
+   * (reconnecting after each stall to the same broken frames). When the source confirms that nothing readable
+   * follows the cursor, those frames were the last events before the head: they are recorded as rejects, so the
+   * cursor may pass them, and the replay is complete.
+   */
+  private async onlyUnreadableBeforeHead(): Promise<boolean> {
+    const { stopAtSeq, nothingReadableAfter } = this.opts
+    if (stopAtSeq === null || !nothingReadableAfter || this.unreadableSinceSeq === 0) return false
+    if (this.lastReceivedSeq !== null && this.lastReceivedSeq >= stopAtSeq) return false
+    await this.drain()
+    if (this.failure !== null || !(await nothingReadableAfter(this.lastReceivedSeq, this.abort.signal))) return false
+    this.opts.log(
+      `Nothing readable lies between cursor ${this.lastReceivedSeq} and head ${stopAtSeq}: the ${this.unreadableSinceSeq} ` +
+        'unreadable frame(s) after it are recorded as rejects; the replay is complete',
+    )
+    // A batch of no frames that moves the cursor to the head, after every batch before it has committed.
+    this.opts.resume.seq = stopAtSeq
+    await this.writeUntilDone({ items: [], frames: 0, lastSeq: stopAtSeq }, this.tracker.dispatch(stopAtSeq))
+    return true
   }
 
   private recordGap(afterSeq: number | null, resumedAt: number, reason: string): void {

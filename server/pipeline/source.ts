@@ -92,6 +92,9 @@ export class WebSocketSource implements FrameSource {
   private attempt = 0
   private reconnects = 0
   private framesThisConnection = 0
+  /** Stalls in a row with no progress of the consumer's resume point between them. */
+  private stallStreak = 0
+  private resumeAtLastStall: number | null | undefined = undefined
   private lastFrameAt = Date.now()
   private stallTimer: NodeJS.Timeout | null = null
   private retryTimer: NodeJS.Timeout | null = null
@@ -235,7 +238,12 @@ export class WebSocketSource implements FrameSource {
     }
     const silentMs = Date.now() - this.lastFrameAt
     if (silentMs >= this.opts.stallTimeoutMs) {
-      this.dropConnection(`stalled, no frames for ${Math.round(silentMs / 1000)} s`, 0)
+      // The first stall reconnects at once; stalls that bring the consumer no further wait longer each time, so a
+      // source that sends the same broken frames and falls silent is not hammered.
+      this.stallStreak = this.resumeAtLastStall === this.opts.resume.seq ? this.stallStreak + 1 : 1
+      this.resumeAtLastStall = this.opts.resume.seq
+      const waitMs = this.stallStreak === 1 ? 0 : backoffMs(this.stallStreak - 2, { baseMs: 1000, maxMs: this.opts.maxBackoffMs ?? 30_000 })
+      this.dropConnection(`stalled, no frames for ${Math.round(silentMs / 1000)} s`, waitMs)
     }
   }
 }

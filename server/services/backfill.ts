@@ -24,6 +24,7 @@ import type { RepoFetcher } from '../repos/repo-fetcher.js'
 import { configLines, progressLine, repoProgressLine } from './backfill/log-lines.js'
 import { RepoPart } from './backfill/repo-part.js'
 import { planWindowUntilReachable } from './backfill/plan-window.js'
+import { createProbe } from './backfill/probe.js'
 import { backfillProgress, type BackfillProgress, type RunState } from './backfill/progress.js'
 import { sourceConnection } from './source-connection.js'
 import { sameRun, type RunMeta } from './backfill/run-state.js'
@@ -300,6 +301,10 @@ export class BackfillService {
       startCursor: cursor,
       stopAtSeq: meta.headSeq,
       flushAfterMs: 1000,
+      nothingReadableAfter: async (seq, signal) => {
+        const probe = createProbe({ service: relay, decoder: this.deps.decoder, quietMs: this.deps.probeQuietMs ?? 2000, signal })
+        return (await probe(seq).catch(() => null))?.kind === 'empty'
+      },
       stallTimeoutMs: config.stallTimeoutMs,
       log: this.log.write,
       onSourceEvent: (e) => this.onSourceEvent(e),

@@ -10,7 +10,7 @@ import { startSyntheticFirehose, type SyntheticFirehoseOptions, type SyntheticFi
 import { testDatabase } from '../harness/db.js'
 import type { TestDatabase } from '../harness/postgres.js'
 import { readState, recordCount, groundTruth } from './support/truth.js'
-import { seedRun, startRun, storedCursor, type Run } from './support/run.js'
+import { seedRun, startRun, storedCursor, until, type Run } from './support/run.js'
 
 const EVENTS = 1200
 let frames: GeneratedFrame[]
@@ -52,6 +52,22 @@ function expectEveryFrameOnce(run: Run) {
 }
 
 describe('source faults', () => {
+  it('an unreadable frame at the head of a quiet source: the backfill completes, the frame kept as a reject', async () => {
+    // The last event (seq EVENTS) arrives as bytes no decoder can read, and then the source falls silent.
+    const garbage = new Uint8Array([0xa2, 0x61, 0x74, 0x67, 0xff, 0x00, 0x13])
+    const { run } = await scenario(
+      { frames: frames.slice(0, EVENTS - 1), faults: { inject: [{ afterSeq: EVENTS - 1, bytes: garbage }] } },
+      { cursor: 0, headSeq: EVENTS },
+      { BACKFILL_STALL_TIMEOUT_MS: '3000' },
+    )
+    await until(() => run.progress().state === 'complete', 30_000, 'the backfill to complete')
+    expect(run.progress().cursor).toBe(EVENTS)
+    expect(run.matching(/\[BACKFILL\] Nothing readable lies between cursor 1199 and head 1200: the 1 unreadable frame\(s\)/)).toHaveLength(1)
+    const { rows } = await run.pool.query(`SELECT seq, seq_known, category FROM rejects WHERE category = 'frame'`)
+    expect(rows).toEqual([{ seq: '1199', seq_known: false, category: 'frame' }])
+    expect(await storedCursor(run.pool)).toBe(EVENTS)
+  })
+
   it('a dropped connection (TCP reset) is logged, and the backfill reconnects from the last decoded seq with no gap', async () => {
     const { source, run } = await scenario({ faults: { dropAfterFrames: 300, connections: 3 } }, { cursor: 0 })
     await run.sky.backfill.whenDone()
