@@ -1,13 +1,11 @@
 // Every repository's position on a real database: the writer follows each repo's chain in the batch's transaction,
 // the resync scheduler confirms gaps and queues one fetch per desynchronized repo, and a landed resync makes it
 // active again without undoing what live commits applied meanwhile.
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createPool } from '../../../server/db/pools.js'
 import type { PipelineItem } from '../../../server/events/index.js'
 import { GAP_REASON } from '../../../server/indexer/repo-chain.js'
-import { RecordLocks } from '../../../server/indexer/write-locks.js'
-import { BatchWriter } from '../../../server/indexer/writer.js'
+import type { BatchWriter } from '../../../server/indexer/writer.js'
 import { PgRepoJobStore } from '../../../server/repos/job-store.js'
 import {
   checkAll,
@@ -16,9 +14,8 @@ import {
   queueResyncs,
   syncStateCounts,
 } from '../../../server/repos/resync-scheduler.js'
-import { testDatabase } from '../../harness/db.js'
-import type { TestDatabase } from '../../harness/postgres.js'
 import { truncateAll } from '../../support/db-state.js'
+import { writerDatabase } from '../../support/writer-db.js'
 import { commitAt, create, records, rev, syncAt } from '../../support/ops.js'
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa'
@@ -26,14 +23,12 @@ const BOB = 'did:plc:bobbbbbbbbbbbbbbbbbbbbbb'
 const CAROL = 'did:plc:carolccccccccccccccccccc'
 const POST = 'app.bsky.feed.post'
 
-let db: TestDatabase
 let pool: pg.Pool
 let writer: BatchWriter
+let close: () => Promise<void>
 
 beforeAll(async () => {
-  db = await testDatabase()
-  pool = createPool(db.url, 'backfill', 4)
-  writer = new BatchWriter(pool, 'test', new RecordLocks())
+  ;({ pool, writer, close } = await writerDatabase())
 })
 
 afterEach(async () => {
@@ -41,10 +36,7 @@ afterEach(async () => {
   await pool.query('TRUNCATE repos')
 })
 
-afterAll(async () => {
-  await pool.end()
-  await db.drop()
-})
+afterAll(() => close())
 
 const data = (did: string, n: number) => `${did.slice(8, 13)}-data-${n}`
 

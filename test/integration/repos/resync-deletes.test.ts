@@ -1,15 +1,12 @@
 // A resync's deletes on a real database: every row of the repo its CAR no longer holds, in every record table, read
 // a page at a time; written through the writer, they never undo a newer live op.
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createPool } from '../../../server/db/pools.js'
 import type { DeleteOp, PipelineItem } from '../../../server/events/index.js'
-import { RecordLocks } from '../../../server/indexer/write-locks.js'
-import { BatchWriter } from '../../../server/indexer/writer.js'
+import type { BatchWriter } from '../../../server/indexer/writer.js'
 import { type CarKey, resyncDeletes } from '../../../server/repos/resync-deletes.js'
-import { testDatabase } from '../../harness/db.js'
-import type { TestDatabase } from '../../harness/postgres.js'
 import { indexedState, truncateAll } from '../../support/db-state.js'
+import { writerDatabase } from '../../support/writer-db.js'
 import { cidFor, create, records, rev } from '../../support/ops.js'
 
 // ALICE's DID is a prefix of ALICE_TOO's: the range of one repo's URIs must not reach into the other's
@@ -19,22 +16,17 @@ const POST = 'app.bsky.feed.post'
 const LIKE = 'app.bsky.feed.like'
 const FOLLOW = 'app.bsky.graph.follow'
 
-let db: TestDatabase
 let pool: pg.Pool
 let writer: BatchWriter
+let close: () => Promise<void>
 
 beforeAll(async () => {
-  db = await testDatabase()
-  pool = createPool(db.url, 'backfill', 4)
-  writer = new BatchWriter(pool, 'test', new RecordLocks())
+  ;({ pool, writer, close } = await writerDatabase())
 })
 
 afterEach(() => truncateAll(pool))
 
-afterAll(async () => {
-  await pool.end()
-  await db.drop()
-})
+afterAll(() => close())
 
 async function write(items: PipelineItem[]): Promise<void> {
   await writer.write(items, null, null)
