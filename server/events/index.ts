@@ -27,6 +27,29 @@ export type IdentityEvent = { kind: 'identity'; seq: number; time: string; did: 
 export type AccountStatus = 'active' | 'takendown' | 'suspended' | 'deactivated' | 'deleted'
 export type AccountEvent = { kind: 'account'; seq: number; time: string; did: string; status: AccountStatus }
 
+/**
+ * A #commit frame's place in its repo's history, emitted once per commit after its ops: the position a consumer
+ * compares with what it applied last (`since` should be that rev, `prevData` that data CID) to know it missed nothing.
+ */
+export type CommitPosition = {
+  kind: 'commit'
+  seq: number
+  time: string
+  did: string
+  rev: string
+  /** The rev of the commit before this one; null for a repo's first commit. */
+  since: string | null
+  /** The data (MST root) CID before this commit, when the frame says (Sync 1.1). */
+  prevData: string | null
+  /** The data (MST root) CID after this commit, read from the signed commit block. */
+  data: string
+}
+
+/** A #sync frame: the repo's current commit, announced without ops (account creation, repair, migration). */
+export type SyncPosition = { kind: 'sync'; seq: number; time: string; did: string; rev: string; data: string }
+
+export type RepoPosition = CommitPosition | SyncPosition
+
 export type RejectCategory =
   | 'frame' // could not be decoded at all (CBOR, header, body shape)
   | 'car' // the commit's CAR could not be read, or a block it names is missing
@@ -51,7 +74,7 @@ export type Reject = {
   detail: unknown
 }
 
-export type PipelineItem = RecordOp | IdentityEvent | AccountEvent | Reject
+export type PipelineItem = RecordOp | RepoPosition | IdentityEvent | AccountEvent | Reject
 
 /** One firehose frame after decoding: its seq, time and the items it produced (possibly none). */
 export type DecodedFrame = {

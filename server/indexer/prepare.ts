@@ -4,7 +4,8 @@
 // De-duplication keeps, per record URI, the op with the highest repo rev (then the highest seq): within a batch the
 // later op wins, exactly as it would if the ops were applied one by one. Sorting by key is what keeps concurrent
 // writers from deadlocking on overlapping upserts.
-import type { AccountStatus, PipelineItem, RecordOp, Reject, RejectCategory } from '../events/index.js'
+import type { AccountStatus, PipelineItem, RecordOp, Reject, RejectCategory, RepoPosition } from '../events/index.js'
+import { type PositionEvent, revCeiling } from './repo-chain.js'
 import { moduleFor } from './records/index.js'
 import { RecordRejection, type ColumnValue, type RecordModule } from './records/types.js'
 import { validateRecord } from './validate.js'
@@ -33,6 +34,8 @@ export type RejectRow = {
   collection: string | null
   detail: unknown
 }
+/** One repo's #commit/#sync positions of the batch, for repo-chain.ts to apply in rev order. */
+export type PositionWrites = { did: string; events: PositionEvent[] }
 export type TableWrites = { module: RecordModule; upserts: RowWrite[]; deletes: DeleteWrite[] }
 
 export type WritePlan = {
@@ -42,6 +45,8 @@ export type WritePlan = {
   statuses: { did: string; status: AccountStatus; seq: number }[]
   tables: TableWrites[]
   unindexed: { collection: string; ops: number; lastSeq: number }[]
+  /** Sorted by DID, so concurrent writers lock positions in one order. */
+  positions: PositionWrites[]
   rejects: RejectRow[]
 }
 
@@ -75,6 +80,19 @@ function rejectRow(r: Reject, lastSeq: number | null): RejectRow {
   }
 }
 
+const FUTURE_REV_REASON = 'rev is more than 5 minutes past the clock: refused (sync spec)'
+
+function futureRevReject(item: RecordOp | RepoPosition): RejectRow {
+  const uri = item.kind === 'commit' || item.kind === 'sync' ? null : item.uri
+  const collection = item.kind === 'commit' || item.kind === 'sync' ? null : item.collection
+  return { seq: item.seq, seqKnown: true, category: 'verify', reason: FUTURE_REV_REASON, did: item.did, uri, collection, detail: { rev: item.rev } }
+}
+
+function positionEvent(item: RepoPosition): PositionEvent {
+  if (item.kind === 'sync') return { kind: 'sync', seq: item.seq, rev: item.rev, data: item.data }
+  return { kind: 'commit', seq: item.seq, rev: item.rev, since: item.since, prevData: item.prevData, data: item.data }
+}
+
 function recordReject(op: RecordOp, reason: string, record: unknown): RejectRow {
   return {
     seq: op.seq,
@@ -90,8 +108,9 @@ function recordReject(op: RecordOp, reason: string, record: unknown): RejectRow 
 
 /**
  * @param lastSeq the highest seq of the batch, recorded for rejects of frames too broken to tell their own seq.
+ * @param nowMs the clock revs are checked against: a rev far past it is refused with its ops.
  */
-export async function prepareBatch(items: readonly PipelineItem[], lastSeq: number | null): Promise<WritePlan> {
+export async function prepareBatch(items: readonly PipelineItem[], lastSeq: number | null, nowMs = Date.now()): Promise<WritePlan> {
   // Validating a few thousand records takes long enough to be felt by HTTP requests: yield now and then.
   const slice = new TimeSlice()
   const dids = new Set<string>()
@@ -100,8 +119,14 @@ export async function prepareBatch(items: readonly PipelineItem[], lastSeq: numb
   const rejects: RejectRow[] = []
   const winners = new Map<string, RecordOp>()
   const unindexed = new Map<string, { collection: string; ops: number; lastSeq: number }>()
+  const positions = new Map<string, PositionEvent[]>()
+  const ceiling = revCeiling(nowMs)
 
   for (const item of items) {
+    if ((item.kind === 'create' || item.kind === 'update' || item.kind === 'delete' || item.kind === 'commit' || item.kind === 'sync') && item.rev > ceiling) {
+      rejects.push(futureRevReject(item))
+      continue
+    }
     switch (item.kind) {
       case 'identity':
         dids.add(item.did)
@@ -114,6 +139,14 @@ export async function prepareBatch(items: readonly PipelineItem[], lastSeq: numb
       case 'reject':
         rejects.push(rejectRow(item, lastSeq))
         break
+      case 'commit':
+      case 'sync': {
+        dids.add(item.did)
+        const list = positions.get(item.did)
+        if (list) list.push(positionEvent(item))
+        else positions.set(item.did, [positionEvent(item)])
+        break
+      }
       case 'create':
       case 'update':
       case 'delete': {
@@ -184,6 +217,7 @@ export async function prepareBatch(items: readonly PipelineItem[], lastSeq: numb
     statuses: latestPerKey(statuses),
     tables: [...tables.values()].sort(byKey((t) => t.module.table)),
     unindexed: [...unindexed.values()].sort(byKey((u) => u.collection)),
+    positions: [...positions].map(([did, events]) => ({ did, events })).sort(byKey((w) => w.did)),
     rejects,
   }
 }

@@ -1,4 +1,4 @@
-// Writes one batch in one transaction: actors, deletes, upserts, rejects, then the cursor (invariant 2: the cursor
+// Writes one batch in one transaction: actors, deletes, upserts, repo positions, rejects, then the cursor (invariant 2: the cursor
 // commits with, or after, every row it covers). The batch is planned (validated, mapped, de-duplicated) before any
 // lock is taken, so the locks and the transaction are held only for the SQL. A plan that Postgres refuses for its
 // data (a value it cannot hold, an index row too large) is halved until the refused write stands alone; that write
@@ -11,6 +11,7 @@ import type { BatchSink, CommitStep, CursorCommit, WriteFailure, WriteOutcome } 
 import { RECORD_MODULES } from './records/index.js'
 import { prepareBatch, type WritePlan } from './prepare.js'
 import { planSize, refusedWriteReject, splitPlan } from './plan-split.js'
+import { applyPositions } from './positions.js'
 import { safeText } from './detail.js'
 import type { RecordLocks } from './write-locks.js'
 import {
@@ -52,7 +53,7 @@ function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
   }
 }
 
-const EMPTY_PLAN: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], rejects: [] }
+const EMPTY_PLAN: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], positions: [], rejects: [] }
 
 async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string): Promise<WriteOutcome> {
   if (plan.dids.length) await client.query(ENSURE_ACTORS_SQL, [plan.dids])
@@ -107,6 +108,8 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string)
       outcome.upserted += t.upserts.length
     }
   }
+  // after the rows: a position says which commits are applied, so it moves with them
+  if (plan.positions.length) await applyPositions(client, plan.positions, source)
   if (plan.rejects.length) {
     const r = plan.rejects
     await client.query(INSERT_REJECTS_SQL, [

@@ -1,14 +1,11 @@
 // The ordering contract: the final state equals applying every op in repo order, whatever order batches land in
 // and however often an op arrives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import pg from 'pg'
-import { createPool } from '../../server/db/pools.js'
-import { BatchWriter } from '../../server/indexer/writer.js'
-import { RecordLocks } from '../../server/indexer/write-locks.js'
+import type pg from 'pg'
+import type { BatchWriter } from '../../server/indexer/writer.js'
 import type { PipelineItem } from '../../server/events/index.js'
-import { testDatabase } from '../harness/db.js'
-import type { TestDatabase } from '../harness/postgres.js'
 import { indexedState, truncateAll } from '../support/db-state.js'
+import { writerDatabase } from '../support/writer-db.js'
 import { account, chunk, create, del, identity, permutations, records, rev, update } from '../support/ops.js'
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa'
@@ -18,20 +15,15 @@ const LIKE = 'app.bsky.feed.like'
 const FOLLOW = 'app.bsky.graph.follow'
 const PROFILE = 'app.bsky.actor.profile'
 
-let db: TestDatabase
 let pool: pg.Pool
 let writer: BatchWriter
+let close: () => Promise<void>
 
 beforeAll(async () => {
-  db = await testDatabase()
-  pool = createPool(db.url, 'backfill', 4)
-  writer = new BatchWriter(pool, 'test', new RecordLocks())
+  ;({ pool, writer, close } = await writerDatabase())
 })
 
-afterAll(async () => {
-  await pool.end()
-  await db.drop()
-})
+afterAll(() => close())
 
 const bobPost = create({ seq: 1, rev: 1, did: BOB, collection: POST, rkey: 'bobpost' }, records.post('hello'))
 

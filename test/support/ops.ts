@@ -1,7 +1,16 @@
 // Hand-made firehose ops for writer tests: real, lexicon-valid records with the runtime types a decoded frame has.
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import type { AccountEvent, CreateOp, DeleteOp, IdentityEvent, RecordValue, UpdateOp } from '../../server/events/index.js'
+import type {
+  AccountEvent,
+  CommitPosition,
+  CreateOp,
+  DeleteOp,
+  IdentityEvent,
+  RecordValue,
+  SyncPosition,
+  UpdateOp,
+} from '../../server/events/index.js'
 
 const DAG_CBOR = 0x71
 let counter = 0
@@ -74,4 +83,22 @@ export function chunk<T>(items: T[], size: number): T[][] {
   const out: T[][] = []
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
   return out
+}
+
+/** A #commit's position: rev n after `since` (null: the repo's first commit); data CIDs as plain labels. */
+export function commitAt(m: { seq: number; did: string; rev: number; since: number | null; prevData?: string | null; data: string }): CommitPosition {
+  return {
+    kind: 'commit',
+    seq: m.seq,
+    time: new Date(Date.UTC(2026, 10, 1) + m.seq * 1000).toISOString(),
+    did: m.did,
+    rev: rev(m.rev),
+    since: m.since === null ? null : rev(m.since),
+    prevData: m.prevData ?? null,
+    data: m.data,
+  }
+}
+
+export function syncAt(m: { seq: number; did: string; rev: number; data: string }): SyncPosition {
+  return { kind: 'sync', seq: m.seq, time: new Date(Date.UTC(2026, 10, 1) + m.seq * 1000).toISOString(), did: m.did, rev: rev(m.rev), data: m.data }
 }

@@ -4,6 +4,7 @@
 // hostile input fails fast with a CarError instead of allocating or looping on a forged size.
 import { hash } from 'node:crypto'
 import { decode } from '@atproto/lex-cbor'
+import { CID } from 'multiformats/cid'
 
 export type CarErrorCode = 'truncated' | 'varint' | 'header' | 'cid' | 'hash'
 
@@ -20,16 +21,22 @@ export class CarError extends Error {
 
 /** Blocks of a CAR, looked up by CID bytes rather than by CID string to avoid base32-encoding every block. */
 export class CarBlocks {
-  constructor(private readonly blocks: Map<string, Uint8Array>) {}
+  constructor(
+    private readonly blocks: Map<string, Uint8Array>,
+    /** The header's roots: a #commit's or #sync's CAR names its commit block there. */
+    readonly roots: readonly CidLike[],
+  ) {}
 
   get size(): number {
     return this.blocks.size
   }
 
-  get(cid: { bytes: Uint8Array }): Uint8Array | undefined {
+  get(cid: CidLike): Uint8Array | undefined {
     return this.blocks.get(bytesKey(cid.bytes))
   }
 }
+
+export type CidLike = { bytes: Uint8Array }
 
 export type ReadCarOptions = {
   /** Check each block's sha2-256 digest against its CID; blocks hashed any other way are then rejected. */
@@ -44,7 +51,7 @@ export function readCar(bytes: Uint8Array, opts: ReadCarOptions): CarBlocks {
   const headerLength = reader.varint()
   const headerStart = reader.pos
   if (headerLength === 0) throw new CarError('header', 'empty CAR header', headerStart)
-  checkHeader(reader.take(headerLength, 'CAR header'), headerStart)
+  const roots = readHeader(reader.take(headerLength, 'CAR header'), headerStart)
 
   const blocks = new Map<string, Uint8Array>()
   while (!reader.done) {
@@ -56,11 +63,10 @@ export function readCar(bytes: Uint8Array, opts: ReadCarOptions): CarBlocks {
     if (opts.verify) verifyBlock(cidBytes, block, sectionStart)
     blocks.set(bytesKey(cidBytes), block)
   }
-  return new CarBlocks(blocks)
+  return new CarBlocks(blocks, roots)
 }
 
-// Commit consumers look blocks up by the CIDs the ops name, never by root, so the roots are not read.
-function checkHeader(headerBytes: Uint8Array, offset: number): void {
+function readHeader(headerBytes: Uint8Array, offset: number): CidLike[] {
   let header: unknown
   try {
     header = decode(headerBytes)
@@ -69,6 +75,9 @@ function checkHeader(headerBytes: Uint8Array, offset: number): void {
   }
   const { version, roots } = (typeof header === 'object' && header !== null ? header : {}) as Record<string, unknown>
   if (version !== 1 || !Array.isArray(roots)) throw new CarError('header', 'CAR header is not a version 1 header', offset)
+  // lex-cbor decodes CIDs with its own copy of multiformats: anything with CID bytes will do for a lookup
+  if (!roots.every((r) => CID.asCID(r) !== null)) throw new CarError('header', 'CAR header roots are not CIDs', offset)
+  return roots as CidLike[]
 }
 
 // CIDv1 only: atproto never writes CIDv0, and accepting it would need a second parsing path for no real input.

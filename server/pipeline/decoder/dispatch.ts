@@ -2,7 +2,7 @@
 // reach the decoder's own handler, which is where the decoders differ.
 import type { DecodeResult } from '../../events/index.js'
 import { type ParsedFrame, parseFrame } from './frame.js'
-import { invalidFrameResult, syncEventResult, unknownTypeResult } from './items.js'
+import { invalidFrameResult, syncResult, unknownTypeResult } from './items.js'
 
 export type RepoMessage = Extract<ParsedFrame, { kind: 'commit' | 'identity' | 'account' }>
 
@@ -17,7 +17,7 @@ export function dispatch<R>(bytes: Uint8Array, onRepoMessage: (message: RepoMess
     case 'unknown':
       return unknownTypeResult(parsed)
     case 'sync':
-      return syncEventResult(parsed.body)
+      return syncResult(parsed.body)
     default:
       return onRepoMessage(parsed)
   }

@@ -14,6 +14,10 @@ export type CommitBody = {
   seq: number
   repo: string
   rev: string
+  /** The previous commit's rev (null for a repo's first commit); older frames may leave it out. */
+  since?: string | null
+  /** The data CID before this commit (Sync 1.1); absent from older frames. */
+  prevData?: CID | null
   time: string
   commit: CID
   tooBig?: boolean
@@ -92,6 +96,8 @@ function commitBody(body: Body): CommitBody {
   need(isValidTid(body.rev), 'rev', 'a TID')
   need(isTime(body.time), 'time', 'a datetime')
   need(isCid(body.commit), 'commit', 'a CID')
+  need(body.since === undefined || body.since === null || isValidTid(body.since), 'since', 'a TID or null')
+  need(body.prevData === undefined || body.prevData === null || isCid(body.prevData), 'prevData', 'a CID or null')
   need(body.tooBig === undefined || typeof body.tooBig === 'boolean', 'tooBig', 'a boolean')
   need(body.blocks instanceof Uint8Array, 'blocks', 'bytes')
   need(Array.isArray(body.ops), 'ops', 'an array')
@@ -123,7 +129,7 @@ function accountBody(body: Body): AccountBody {
 
 function syncBody(body: Body): SyncBody {
   checkRepoEvent(body)
-  need(typeof body.rev === 'string', 'rev', 'a string')
+  need(isValidTid(body.rev), 'rev', 'a TID')
   need(body.blocks instanceof Uint8Array, 'blocks', 'bytes')
   return body as SyncBody
 }

@@ -1,12 +1,17 @@
 // Item builders shared by every decoder, so that decoders agree on everything except how they read a commit.
+import { decode } from '@atproto/lex-cbor'
+import { CID } from 'multiformats/cid'
 import type {
   AccountEvent,
+  CommitPosition,
   DecodeResult,
   IdentityEvent,
   PipelineItem,
   Reject,
   RejectCategory,
+  SyncPosition,
 } from '../../events/index.js'
+import { type CarBlocks, type CidLike, readCar } from './car.js'
 import type { CommitBody, IdentityBody, ParsedFrame, RepoOpBody, SyncBody } from './frame.js'
 import { parseOpPath } from './ops.js'
 
@@ -16,7 +21,7 @@ export const REASON = {
   noCid: (action: string) => `${action} op has no cid`,
   badPath: 'op path is not a valid collection/rkey',
   tooBig: 'tooBig commit: its ops are not in the frame, the repo needs a resync',
-  syncEvent: 'sync event: repo state reset not applied',
+  commitBlock: (problem: string) => `commit block ${problem}: the repo's position cannot be followed`,
   accountStatus: (status: string) => `account status "${status}" is not indexed`,
 } as const
 
@@ -46,9 +51,56 @@ export function internalErrorResult(err: unknown, bytes: Uint8Array): DecodeResu
   return frameResult(null, null, [eventReject({ seq: null, time: null, did: null }, 'frame', reason, bytesExcerpt(bytes))])
 }
 
-export function syncEventResult(body: SyncBody): DecodeResult {
+/** A #sync frame becomes the repo's announced position; its CAR holds just the commit block, named as its root. */
+export function syncResult(body: SyncBody): DecodeResult {
   const at = { seq: body.seq, time: body.time, did: body.did }
-  return frameResult(body.seq, body.time, [eventReject(at, 'unsupported', REASON.syncEvent, { rev: truncate(body.rev) })])
+  let car: CarBlocks
+  try {
+    car = readCar(body.blocks, { verify: true })
+  } catch (err) {
+    return frameResult(body.seq, body.time, [eventReject(at, 'car', REASON.carUnreadable(errorMessage(err)), { rev: body.rev })])
+  }
+  const read = commitData(car, car.roots[0], body.did, body.rev)
+  const item: SyncPosition | Reject =
+    typeof read === 'string'
+      ? eventReject(at, 'car', REASON.commitBlock(read), { rev: body.rev })
+      : { kind: 'sync', seq: body.seq, time: body.time, did: body.did, rev: body.rev, data: read.data }
+  return frameResult(body.seq, body.time, [item])
+}
+
+/** The commit's position in its repo's history, from the frame and its signed commit block. */
+export function commitPosition(body: CommitBody, car: CarBlocks): CommitPosition | Reject {
+  const read = commitData(car, body.commit, body.repo, body.rev)
+  if (typeof read === 'string') {
+    return eventReject({ seq: body.seq, time: body.time, did: body.repo }, 'car', REASON.commitBlock(read), { rev: body.rev })
+  }
+  return {
+    kind: 'commit',
+    seq: body.seq,
+    time: body.time,
+    did: body.repo,
+    rev: body.rev,
+    since: body.since ?? null,
+    prevData: body.prevData ? body.prevData.toString() : null,
+    data: read.data,
+  }
+}
+
+/** The `data` CID of the commit block `cid`, or what is wrong with that block. */
+function commitData(car: CarBlocks, cid: CidLike | undefined, did: string, rev: string): { data: string } | string {
+  const block = cid && car.get(cid)
+  if (!block) return 'missing from CAR'
+  let commit: unknown
+  try {
+    commit = decode(block)
+  } catch {
+    return 'is not DAG-CBOR'
+  }
+  const { did: commitDid, rev: commitRev, data } = (typeof commit === 'object' && commit !== null ? commit : {}) as Record<string, unknown>
+  const dataCid = CID.asCID(data)
+  if (!dataCid) return 'has no data CID'
+  if (commitDid !== did || commitRev !== rev) return "names another repo or rev than the frame's"
+  return { data: dataCid.toString() }
 }
 
 export function identityEvent(body: IdentityBody, handle: string | null): IdentityEvent {

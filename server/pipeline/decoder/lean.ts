@@ -9,6 +9,7 @@ import {
   REASON,
   accountEvent,
   accountStatusReject,
+  commitPosition,
   commitRejects,
   errorMessage,
   frameResult,
@@ -61,7 +62,7 @@ function commitItems(body: CommitBody): PipelineItem[] {
   } catch (err) {
     return commitRejects(body, body.ops, 'car', REASON.carUnreadable(errorMessage(err)))
   }
-  return body.ops.map((op) => precheckOp(body, op) ?? opItem(body, op, car))
+  return [...body.ops.map((op) => precheckOp(body, op) ?? opItem(body, op, car)), commitPosition(body, car)]
 }
 
 function opItem(body: CommitBody, op: RepoOpBody, car: CarBlocks): PipelineItem {

@@ -17,7 +17,7 @@ import {
   parseCommitUnauthenticated,
   parseIdentity,
 } from '@atproto/sync'
-import type { DecodeResult, PipelineItem, RecordOp, Reject, RejectCategory } from '../../events/index.js'
+import type { DecodeResult, PipelineItem, RecordOp, RejectCategory } from '../../events/index.js'
 import { type CarBlocks, readCar } from './car.js'
 import { type RepoMessage, dispatch } from './dispatch.js'
 import type { AccountBody, CommitBody, IdentityBody, RepoOpBody } from './frame.js'
@@ -25,6 +25,7 @@ import {
   REASON,
   accountEvent,
   accountStatusReject,
+  commitPosition,
   commitRejects,
   errorMessage,
   eventReject,
@@ -140,11 +141,21 @@ async function commitItems(body: CommitBody, mode: Mode): Promise<PipelineItem[]
   // Ops every decoder rejects on sight are kept from @atproto/sync, which would skip or choke on them.
   const prechecked = body.ops.map((op) => precheckOp(body, op))
   const readable = body.ops.filter((_, i) => !prechecked[i])
-  if (body.ops.length > 0 && readable.length === 0) return prechecked as Reject[]
-  const read = await readOps(body, readable, mode)
-  if (body.ops.length === 0) return read
+  let read: PipelineItem[]
+  try {
+    // with no readable ops this still reads (and, verified, checks) the commit: its position depends on it
+    read = await readOps(body, readable, mode)
+  } catch (err) {
+    // A commit whose signer is unknown says nothing trustworthy, its position included.
+    if (!(err instanceof VerifyError)) throw err
+    return commitRejects(body, body.ops, 'verify', err.message)
+  }
+  // Only a commit block that reads is a position; an unreadable CAR already made every op a reject.
+  const car = tryReadCar(body.blocks)
+  const position = car ? [commitPosition(body, car)] : []
+  if (body.ops.length === 0) return read.length > 0 ? read : position
   let next = 0
-  return prechecked.map((rejected) => rejected ?? read[next++])
+  return [...prechecked.map((rejected) => rejected ?? read[next++]), ...position]
 }
 
 async function readOps(body: CommitBody, ops: RepoOpBody[], mode: Mode): Promise<PipelineItem[]> {
@@ -176,7 +187,7 @@ function matchEvents(body: CommitBody, ops: RepoOpBody[], evts: CommitEvt[], mod
 
 // @atproto/sync fails a whole commit for one unreadable record; retrying op by op finds the culprits.
 async function failedOps(body: CommitBody, ops: RepoOpBody[], err: unknown, mode: Mode): Promise<PipelineItem[]> {
-  if (err instanceof VerifyError) return commitRejects(body, ops, 'verify', err.message)
+  if (err instanceof VerifyError) throw err
   let car: CarBlocks
   try {
     car = readCar(body.blocks, { verify: true })

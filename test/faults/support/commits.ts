@@ -1,6 +1,7 @@
 // Builds #commit frames by hand, for records and CARs the generator would never write. A commit's CAR holds the
 // record blocks and an (unsigned) commit block, as a PDS's would; the lean decoder reads ops' blocks by CID and
-// checks no signature or MST proof, so these replay like real commits. Also: renumbering a list of frames after
+// checks no signature or MST proof, so these replay like real commits. A repo's commits chain (since, prevData) in
+// the order they are built, as a PDS's do in the order it sequences them. Also: renumbering a list of frames after
 // splicing some in, since a frame's seq lives in its body.
 import { TID } from '@atproto/common'
 import { decodeAll } from '@atproto/lex-cbor'
@@ -23,6 +24,8 @@ export type CommitSpec = {
   blocks?: Uint8Array
 }
 
+const lastRev = new Map<string, string>()
+
 export async function commitFrame(spec: CommitSpec): Promise<Uint8Array> {
   const blocks = new BlockMap()
   const ops = []
@@ -35,6 +38,9 @@ export async function commitFrame(spec: CommitSpec): Promise<Uint8Array> {
     ops.push({ action: w.action, path, cid: await blocks.add(w.record as LexValue) })
   }
   const rev = spec.rev ?? TID.nextStr()
+  const since = lastRev.get(spec.did) ?? null
+  lastRev.set(spec.did, rev)
+  // no MST is built: every commit names the same (empty) tree, so each one's prevData is that tree too
   const data = await blocks.add({ l: null, e: [] })
   const commit = await blocks.add({ did: spec.did, version: 3, rev, prev: null, data, sig: new Uint8Array(64) })
   return encodeMessageFrame('#commit', {
@@ -44,7 +50,8 @@ export async function commitFrame(spec: CommitSpec): Promise<Uint8Array> {
     repo: spec.did,
     commit,
     rev,
-    since: null,
+    since,
+    ...(since ? { prevData: data } : {}),
     blocks: spec.blocks ?? (await blocksToCarFile(commit, blocks)),
     ops,
     blobs: [],

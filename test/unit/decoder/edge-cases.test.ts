@@ -1,8 +1,9 @@
 import { encode } from '@atproto/lex-cbor'
+import { BlockMap } from '@atproto/repo'
 import { describe, expect, it } from 'vitest'
 import { encodeErrorFrame, encodeMessageFrame } from '../../../bench/source/frames.js'
 import type { Reject } from '../../../server/events/index.js'
-import { DID, REV, TIME, commitBody, commitFrame, decodeFrame, decoders, post } from './fixtures.js'
+import { DATA, DID, REV, TIME, commitBody, commitFrame, decodeFrame, decoders, post, syncFrame } from './fixtures.js'
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   return Uint8Array.from(parts.flatMap((p) => [...p]))
@@ -124,15 +125,23 @@ describe.each(decoders)('$name decoder', (decoder) => {
       expect(onlyReject(noSeq.items)).toMatchObject({ category: 'unsupported', seq: null })
     })
 
-    it('counts #sync as unsupported, keeping its seq', async () => {
-      const body = { seq: 8, did: DID, time: TIME, rev: REV, blocks: new Uint8Array([1]) }
-      const decoded = await decodeFrame(decoder, encodeMessageFrame('#sync', body))
-      expect(decoded.seq).toBe(8)
-      expect(onlyReject(decoded.items)).toMatchObject({
-        category: 'unsupported',
-        reason: 'sync event: repo state reset not applied',
+    it("maps #sync to the repo's announced position, read from its commit block", async () => {
+      const decoded = await decodeFrame(decoder, await syncFrame(8))
+      expect(decoded).toEqual({
         seq: 8,
-        did: DID,
+        time: TIME,
+        items: [{ kind: 'sync', seq: 8, time: TIME, did: DID, rev: REV, data: DATA.toString() }],
+      })
+    })
+
+    it("rejects a #sync whose CAR or commit block cannot be read as 'car', keeping its seq", async () => {
+      const body = { seq: 8, did: DID, time: TIME, rev: REV, blocks: new Uint8Array([1]) }
+      const unreadable = await decodeFrame(decoder, encodeMessageFrame('#sync', body))
+      expect(onlyReject(unreadable.items)).toMatchObject({ category: 'car', seq: 8, did: DID })
+      const otherRev = await decodeFrame(decoder, await syncFrame(8, { did: DID, rev: '3kzzzzzzzzzzz', version: 3, data: DATA }))
+      expect(onlyReject(otherRev.items)).toMatchObject({
+        category: 'car',
+        reason: "commit block names another repo or rev than the frame's: the repo's position cannot be followed",
       })
     })
 
@@ -176,8 +185,24 @@ describe.each(decoders)('$name decoder', (decoder) => {
         ['create', `at://${DID}/${path('3k2a')}`],
         ['update', `at://${DID}/${path('3k2b')}`],
         ['delete', `at://${DID}/${path('3k2c')}`],
+        ['commit', null],
       ])
       expect(decoded.items[0]).toMatchObject({ seq: 42, time: TIME, did: DID, rev: REV, rkey: '3k2a', record: post('one') })
+    })
+
+    it("ends with the commit's position: since and prevData from the frame, data from the commit block", async () => {
+      const prevData = await new BlockMap().add({ previous: true })
+      const decoded = await decodeFrame(decoder, await commitFrame([], { since: '3kaaaaaaaaaaa', prevData }))
+      expect(decoded.items).toEqual([
+        { kind: 'commit', seq: 42, time: TIME, did: DID, rev: REV, since: '3kaaaaaaaaaaa', prevData: prevData.toString(), data: DATA.toString() },
+      ])
+    })
+
+    it("rejects a commit whose commit block is missing as 'car' in place of its position, keeping its ops", async () => {
+      const body = await commitBody([{ action: 'delete', path: path('3k2a') }])
+      const decoded = await decodeFrame(decoder, encodeMessageFrame('#commit', { ...body, commit: DATA }))
+      expect(decoded.items.map((i) => i.kind)).toEqual(['delete', 'reject'])
+      expect(decoded.items[1]).toMatchObject({ category: 'car', reason: "commit block missing from CAR: the repo's position cannot be followed" })
     })
 
     it('rejects only the op whose block is missing from the CAR', async () => {
@@ -189,7 +214,7 @@ describe.each(decoders)('$name decoder', (decoder) => {
           { action: 'delete', path: path('3k2c') },
         ]),
       )
-      expect(decoded.items.map((i) => i.kind)).toEqual(['create', 'reject', 'delete'])
+      expect(decoded.items.map((i) => i.kind)).toEqual(['create', 'reject', 'delete', 'commit'])
       expect(decoded.items[0]).toMatchObject({ record: post('one') })
       expect(decoded.items[1]).toMatchObject({
         category: 'car',
@@ -208,7 +233,7 @@ describe.each(decoders)('$name decoder', (decoder) => {
       ])
       body.ops[2] = { ...body.ops[2], cid: null }
       const decoded = await decodeFrame(decoder, encodeMessageFrame('#commit', body))
-      expect(decoded.items.map((i) => i.kind)).toEqual(['create', 'reject', 'reject'])
+      expect(decoded.items.map((i) => i.kind)).toEqual(['create', 'reject', 'reject', 'commit'])
       expect(decoded.items[1]).toMatchObject({ category: 'record', uri: null, reason: 'op path is not a valid collection/rkey' })
       expect(decoded.items[2]).toMatchObject({ category: 'record', uri: `at://${DID}/${path('3k2c')}`, reason: 'create op has no cid' })
     })
@@ -233,7 +258,7 @@ describe.each(decoders)('$name decoder', (decoder) => {
           { action: 'create', path: path('3k2b'), record: ['not', 'a', 'map'] },
         ]),
       )
-      expect(decoded.items.map((i) => i.kind)).toEqual(['create', 'reject'])
+      expect(decoded.items.map((i) => i.kind)).toEqual(['create', 'reject', 'commit'])
       expect(decoded.items[1]).toMatchObject({ category: 'record', uri: `at://${DID}/${path('3k2b')}` })
     })
 
@@ -247,8 +272,12 @@ describe.each(decoders)('$name decoder', (decoder) => {
       expect(onlyReject(empty.items)).toMatchObject({ category: 'unsupported', uri: null, seq: 42 })
     })
 
-    it('passes an empty commit as a frame with no items', async () => {
-      expect(await decodeFrame(decoder, await commitFrame([]))).toEqual({ seq: 42, time: TIME, items: [] })
+    it('passes an empty commit as a frame with just its position', async () => {
+      expect(await decodeFrame(decoder, await commitFrame([]))).toEqual({
+        seq: 42,
+        time: TIME,
+        items: [{ kind: 'commit', seq: 42, time: TIME, did: DID, rev: REV, since: null, prevData: null, data: DATA.toString() }],
+      })
     })
   })
 })

@@ -1,5 +1,6 @@
-// Small hand-built frames for edge cases. Commits here carry records but no signed commit or MST: neither the
-// lean nor the unauthenticated decoder looks at those, and the signed workload comes from bench/source.
+// Small hand-built frames for edge cases. Commits here carry records and an unsigned commit block naming a data CID,
+// but no MST: neither the lean nor the unauthenticated decoder checks those, and the signed workload comes from
+// bench/source.
 import { BlockMap, blocksToCarFile } from '@atproto/repo'
 import { encodeMessageFrame } from '../../../bench/source/frames.js'
 import { createLeanDecoder } from '../../../server/pipeline/decoder/lean.js'
@@ -9,6 +10,8 @@ import type { DecodeResult, DecodedFrame } from '../../../server/events/index.js
 export const DID = 'did:plc:abcdefghijklmnopqrstuvwx'
 export const REV = '3kabcdefghijk'
 export const TIME = '2024-05-01T12:00:00.000Z'
+/** The data (MST root) CID every hand-built commit names; no MST block is sent, none is read. */
+export const DATA = await new BlockMap().add({ l: null, e: [] })
 
 export const decoders = [createLeanDecoder(), createSyncDecoder()]
 
@@ -24,7 +27,7 @@ export type OpSpec = {
 
 export async function commitBody(ops: OpSpec[], extra: Record<string, unknown> = {}) {
   const blocks = new BlockMap()
-  const commitCid = await blocks.add({ did: DID, rev: REV, version: 3 })
+  const commitCid = await blocks.add({ did: DID, rev: REV, version: 3, data: DATA, prev: null })
   const repoOps: Array<{ action: string; path: string; cid: unknown }> = []
   for (const op of ops) {
     if (op.action === 'delete') {
@@ -49,6 +52,13 @@ export async function commitBody(ops: OpSpec[], extra: Record<string, unknown> =
     time: TIME,
     ...extra,
   }
+}
+
+/** A #sync frame whose CAR holds just a commit block, as a PDS sends it. */
+export async function syncFrame(seq: number, commit: Record<string, unknown> = { did: DID, rev: REV, version: 3, data: DATA, prev: null }) {
+  const blocks = new BlockMap()
+  const cid = await blocks.add(commit as never)
+  return encodeMessageFrame('#sync', { seq, did: DID, time: TIME, rev: REV, blocks: await blocksToCarFile(cid, blocks) })
 }
 
 export async function commitFrame(ops: OpSpec[], extra: Record<string, unknown> = {}): Promise<Uint8Array> {

@@ -11,7 +11,7 @@ import { frameParts, workload } from './workload.js'
 const MUTANTS = 10_000
 const SLOWEST_ALLOWED_MS = 1000
 
-const ITEM_KINDS = new Set(['create', 'update', 'delete', 'identity', 'account', 'reject'])
+const ITEM_KINDS = new Set(['create', 'update', 'delete', 'commit', 'sync', 'identity', 'account', 'reject'])
 const CATEGORIES = new Set(['frame', 'car', 'verify', 'record', 'unsupported'])
 
 /** A 9-byte CBOR head declaring 2^63-1 of something, for each major type that carries a length. */
@@ -112,6 +112,9 @@ function expectItem(item: PipelineItem, seq: number | null): void {
     expect(item.uri.startsWith(`at://${item.did}/`)).toBe(true)
     expect(typeof item.cid).toBe('string')
     expect(typeof item.record).toBe('object')
+  } else if (item.kind === 'commit' || item.kind === 'sync') {
+    expect(typeof item.rev).toBe('string')
+    expect(typeof item.data).toBe('string')
   }
 }
 

@@ -22,26 +22,46 @@ function items(result: DecodeResult): PipelineItem[] {
 }
 
 describe('decoder parity on the generated workload', () => {
-  it('covers every kind of item the workload contains', () => {
+  it('covers every kind of item the workload contains, and nothing in it is rejected', () => {
     expect(frames.length).toBeGreaterThanOrEqual(500)
     const kinds = new Set(leanResults.flatMap((r) => items(r).map((i) => (i.kind === 'reject' ? `reject:${i.category}` : i.kind))))
-    expect([...kinds].sort()).toEqual(['account', 'create', 'delete', 'identity', 'reject:unsupported', 'update'])
-    // The only rejects are the #sync frames every new account emits.
-    const rejects = leanResults.flatMap(items).filter((i): i is Reject => i.kind === 'reject')
-    expect(new Set(rejects.map((r) => r.reason))).toEqual(new Set(['sync event: repo state reset not applied']))
+    expect([...kinds].sort()).toEqual(['account', 'commit', 'create', 'delete', 'identity', 'sync', 'update'])
   })
 
-  it('lean maps each planned write of each commit, in order', () => {
+  it('lean maps each planned write of each commit, in order, then the commit position', () => {
     frames.forEach((frame, i) => {
       if (frame.type !== '#commit') return
-      const ops = items(leanResults[i])
+      const decoded = items(leanResults[i])
+      const ops = decoded.slice(0, -1)
       expect(ops.map((op) => op.kind === 'reject' ? op.kind : [op.kind, op.seq, (op as { uri: string }).uri])).toEqual(
         frame.writes!.map((w) => [w.action, frame.seq, `at://${frame.did}/${w.collection}/${w.rkey}`]),
       )
       frame.writes!.forEach((w, j) => {
         if (w.action !== 'delete') expect(normalize(ops[j])).toMatchObject({ cid: w.cid, record: normalize(w.record) })
       })
+      expect(decoded.at(-1)).toMatchObject({ kind: 'commit', seq: frame.seq, did: frame.did })
     })
+  })
+
+  it("every commit's since and prevData name the rev and data of its repo's commit before it", () => {
+    const last = new Map<string, { rev: string; data: string }>()
+    let chained = 0
+    for (const result of leanResults) {
+      for (const item of items(result)) {
+        if (item.kind !== 'commit' && item.kind !== 'sync') continue
+        const before = last.get(item.did)
+        if (item.kind === 'commit') {
+          expect(item.since).toBe(before?.rev ?? null)
+          if (before) expect(item.prevData).toBe(before.data)
+          if (before) chained++
+        } else {
+          // the generator's #sync repeats the account's first commit
+          expect(item).toMatchObject({ rev: before?.rev, data: before?.data })
+        }
+        last.set(item.did, { rev: item.rev, data: item.data })
+      }
+    }
+    expect(chained).toBeGreaterThan(100)
   })
 
   it('sync decodes every frame exactly as lean does', async () => {

@@ -51,7 +51,7 @@ describe('verified decoder', () => {
   it('retries a PLC that fails for a while, then verifies', async () => {
     const { calls, wrap } = flakyPlc(2)
     const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), FAST_RETRY).decode(commit.bytes))
-    expect(decoded.map((i) => i.kind)).toEqual(commit.writes!.map((w) => w.action))
+    expect(decoded.map((i) => i.kind)).toEqual([...commit.writes!.map((w) => w.action), 'commit'])
     expect(calls.plc).toBe(3)
   })
 
@@ -108,7 +108,7 @@ describe('verified decoder', () => {
       const { port } = server.address() as AddressInfo
       const decoder = createDecoder('verified', { plcUrl: `http://localhost:${port}` })
       const decoded = items(await decoder.decode(commit.bytes))
-      expect(decoded.map((i) => i.kind)).toEqual(commit.writes!.map((w) => w.action))
+      expect(decoded.map((i) => i.kind)).toEqual([...commit.writes!.map((w) => w.action), 'commit'])
     } finally {
       server.close()
     }
