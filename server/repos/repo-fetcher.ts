@@ -152,16 +152,31 @@ export class RepoFetcher {
     }
   }
 
+  /** com.atproto.sync.getLatestCommit at the DID's PDS; null when the PDS no longer has the repository. */
+  async latestCommit(did: string, signal: AbortSignal): Promise<{ rev: string; cid: string } | null> {
+    const { pdsUrl } = await this.locateRepo(did)
+    try {
+      return await this.latestAt(pdsUrl, did, signal)
+    } catch (err) {
+      if (err instanceof RepoUnavailable) return null
+      throw err
+    }
+  }
+
   private async latestRev(pdsUrl: string, did: string, signal: AbortSignal): Promise<string> {
+    return (await this.latestAt(pdsUrl, did, signal)).rev
+  }
+
+  private async latestAt(pdsUrl: string, did: string, signal: AbortSignal): Promise<{ rev: string; cid: string }> {
     const url = new URL('/xrpc/com.atproto.sync.getLatestCommit', pdsUrl)
     url.searchParams.set('did', did)
     const res = await this.request(url, signal)
     if (res.status !== 200) throw await this.failure(res, url)
-    const body = JSON.parse(await readPrefix(res, ERROR_BODY_BYTES)) as { rev?: unknown }
-    if (typeof body.rev !== 'string' || !/^[2-7a-z]{13}$/.test(body.rev)) {
-      throw new RepoFetchFailed(`${url.host} answered getLatestCommit without a valid rev`, false)
+    const body = JSON.parse(await readPrefix(res, ERROR_BODY_BYTES)) as { rev?: unknown; cid?: unknown }
+    if (typeof body.rev !== 'string' || !/^[2-7a-z]{13}$/.test(body.rev) || typeof body.cid !== 'string') {
+      throw new RepoFetchFailed(`${url.host} answered getLatestCommit without a valid rev and cid`, false)
     }
-    return body.rev
+    return { rev: body.rev, cid: body.cid.slice(0, 200) }
   }
 
   /** What a non-200 answer means for the job. */

@@ -7,16 +7,17 @@
 // CAR's blocks (in memory up to the spill size, else in a temp file). Leases are renewed every third of their length
 // while a job is held; a worker that dies loses its jobs to whoever claims them after the lease.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import type { PipelineItem } from '../events/index.js'
+import type { DeleteOp, PipelineItem } from '../events/index.js'
 import { abortableSleep } from '../lib/sleep.js'
 import type { IntakeGate } from '../pipeline/gate.js'
 import { RateMeter } from '../pipeline/rate.js'
 import type { Semaphore } from '../pipeline/semaphore.js'
-import type { CommitStep, WriteOutcome } from '../pipeline/sink.js'
+import type { CommitStep, Transaction, WriteOutcome } from '../pipeline/sink.js'
 import type { Throttle } from '../pipeline/throttle.js'
 import type { MemoryWatchdog } from '../pipeline/watchdog.js'
 import type { RetryingWriter } from '../pipeline/write-retry.js'
 import type { RepoJob, RepoJobStore } from './job-store.js'
+import type { RepoKey } from './repo-car.js'
 import { RepoFetchFailed, RepoUnavailable, type FetchedRepo } from './repo-fetcher.js'
 
 export type RepoWorkerOptions = {
@@ -36,6 +37,15 @@ export type RepoWorkerOptions = {
   listingDone: () => boolean
   /** Counted with each chunk: what the progress view shows of rejects. */
   onOutcome: (outcome: WriteOutcome) => void
+  /**
+   * For a whole repository: deletes for every indexed record of the DID its CAR no longer has (at the CAR's rev, so
+   * a newer live op is never undone). A `since` diff says nothing of deletes and gets none.
+   */
+  deletesFor: (commit: { did: string; rev: string; time: string }, keys: AsyncIterable<RepoKey>) => AsyncIterable<DeleteOp>
+  /** In the transaction of the repository's last rows: its position is now the CAR's commit (see resync-scheduler). */
+  positionStep: (tx: Transaction, did: string, rev: string, dataCid: string) => Promise<void>
+  /** A repository that will not be fetched (unavailable, or failed for good): its resync, if any, has failed. */
+  onGivenUp: (did: string, reason: string) => Promise<void>
   log: (line: string) => void
   /** How long an idle worker waits before looking for work again. */
   idleMs?: number
@@ -112,11 +122,13 @@ export class RepoWorkers {
       if (this.abort.signal.aborted) return
       if (err instanceof RepoUnavailable) {
         await store.markUnavailable(job.did, owner, err.status, err.message)
+        await this.opts.onGivenUp(job.did, `unavailable (${err.status}): ${err.message}`)
         return
       }
       const message = err instanceof Error ? err.message : String(err)
       const retryable = err instanceof RepoFetchFailed ? err.retryable : false
       await store.markFailed(job.did, owner, message, { retryable, host: fetched?.host })
+      if (!retryable) await this.opts.onGivenUp(job.did, message)
       this.logFailureKind(message, job.did)
     } finally {
       await fetched?.car?.close()
@@ -130,6 +142,7 @@ export class RepoWorkers {
     let pending: PipelineItem[] | null = null
     let records = 0
     const done: CommitStep = async (tx) => {
+      if (fetched.dataCid !== null) await this.opts.positionStep(tx, job.did, fetched.rev, fetched.dataCid)
       const marked = await this.opts.store.markDone(tx, job.did, this.opts.owner, {
         rev: fetched.rev,
         dataCid: fetched.dataCid,
@@ -139,14 +152,31 @@ export class RepoWorkers {
       if (!marked) this.opts.log(`Repo ${job.did}: its lease was taken over while it was written; the other holder finishes it`)
     }
     // One chunk is held back so that the last one, whichever it is, carries the done step.
-    const chunks = car ? car.walk({ time, chunkRecords: this.opts.throttle.current().batchSize }) : []
-    for await (const chunk of chunks) {
+    for await (const chunk of this.chunks(job, fetched, time)) {
       if (pending && !(await this.writeChunk(pending, null))) return null
       records += chunk.filter((i) => i.kind === 'create').length
       pending = chunk
     }
     if (!(await this.writeChunk(pending ?? [], done))) return null
     return records
+  }
+
+  /** The records in chunks, then (for a whole repository) the deletes for what it no longer has. */
+  private async *chunks(job: RepoJob, fetched: FetchedRepo, time: string): AsyncGenerator<PipelineItem[]> {
+    const { car } = fetched
+    if (!car) return
+    const size = () => Math.max(1, this.opts.throttle.current().batchSize)
+    yield* car.walk({ time, chunkRecords: size() })
+    if (job.since !== null) return
+    let deletes: PipelineItem[] = []
+    for await (const op of this.opts.deletesFor({ did: job.did, rev: fetched.rev, time }, car.keys())) {
+      deletes.push(op)
+      if (deletes.length >= size()) {
+        yield deletes
+        deletes = []
+      }
+    }
+    if (deletes.length) yield deletes
   }
 
   private async writeChunk(items: PipelineItem[], step: CommitStep | null): Promise<boolean> {

@@ -23,6 +23,9 @@ import type { ListingSource, RepoLister } from '../repos/repo-lister.js'
 import type { RepoFetcher } from '../repos/repo-fetcher.js'
 import { configLines, progressLine, repoProgressLine } from './backfill/log-lines.js'
 import { RepoPart } from './backfill/repo-part.js'
+import { RepoWorkers, type RepoWorkerOptions } from '../repos/repo-worker.js'
+import { ResyncScheduler, checkAll, markResyncFailed, markResynced, syncStateCounts, type SyncStateCounts } from '../repos/resync-scheduler.js'
+import { resyncDeletes } from '../repos/resync-deletes.js'
 import { planWindowUntilReachable } from './backfill/plan-window.js'
 import { createProbe } from './backfill/probe.js'
 import { backfillProgress, type BackfillProgress, type RunState } from './backfill/progress.js'
@@ -35,6 +38,8 @@ export type { BackfillProgress, BackfillState } from './backfill/progress.js'
 /** What the repository part needs: the job table, the listings, the fetcher and the hosts' limits. */
 export type RepoDeps = {
   store: RepoJobStore
+  /** The backfill's pool: positions, resync deletes. */
+  db: pg.Pool
   /** Where repository records are written (rejects say 'repos'), on the backfill's pool. */
   sink: BatchSink
   /** A lister for one run: every job it enqueues fetches what changed after `since` (null: all). */
@@ -239,6 +244,29 @@ export class BackfillService {
     }
   }
 
+  /** What every repo worker of this service shares: the gate, the semaphore, the throttle, the writer. */
+  private workerOptions(repos: RepoDeps, concurrency: number): Omit<RepoWorkerOptions, 'listingDone'> {
+    return {
+      owner: repos.owner,
+      store: repos.store,
+      fetch: (did, jobSince, signal) => repos.fetcher.fetch(did, jobSince, signal),
+      writer: new RetryingWriter(repos.sink, this.gate, this.log.write, this.stopSignal.signal),
+      gate: this.gate,
+      semaphore: this.semaphore,
+      throttle: this.deps.throttle,
+      watchdog: this.watchdog,
+      concurrency,
+      leaseMs: repos.leaseMs,
+      onOutcome: () => {},
+      deletesFor: (commit, keys) => resyncDeletes(repos.db, commit, keys),
+      positionStep: (tx, did, rev, dataCid) => markResynced(tx, did, rev, dataCid),
+      onGivenUp: async (did, reason) => {
+        await markResyncFailed(repos.db, did, reason)
+      },
+      log: this.log.write,
+    }
+  }
+
   /** The repository part of the run, when the window needs it; 'skipped' when it does not. */
   private async fetchRepos(meta: RunMeta): Promise<'complete' | 'stopped' | 'skipped'> {
     const repos = this.deps.repos
@@ -257,20 +285,7 @@ export class BackfillService {
       limiter: repos.limiter,
       log: this.log.write,
       signal: this.stopSignal.signal,
-      workers: {
-        owner: repos.owner,
-        store: repos.store,
-        fetch: (did, jobSince, signal) => repos.fetcher.fetch(did, jobSince, signal),
-        writer: new RetryingWriter(repos.sink, this.gate, this.log.write, this.stopSignal.signal),
-        gate: this.gate,
-        semaphore: this.semaphore,
-        throttle: this.deps.throttle,
-        watchdog: this.watchdog,
-        concurrency: repos.concurrency,
-        leaseMs: repos.leaseMs,
-        onOutcome: () => {},
-        log: this.log.write,
-      },
+      workers: this.workerOptions(repos, repos.concurrency),
     })
     this.repoPart = part
     this.log.write(

@@ -42,6 +42,7 @@ export function createRepoDeps(opts: {
   }
   return {
     store,
+    db: pool,
     sink: opts.sink,
     lister: (since) => new RepoLister(pool, { store, fetchJson, since }),
     sources: listingSources(config.relayUrl, repos.pdsHosts),
