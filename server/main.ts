@@ -25,6 +25,7 @@ export type Skyfill = {
 }
 
 export async function startSkyfill(config: Config, log: (line: string) => void = console.log): Promise<Skyfill> {
+  log(`[INSTANCE] ${config.instanceId}`)
   for (const warning of config.warnings) log(`[CONFIG] ${warning}`)
   let embedded: EmbeddedPg | null = null
   let databaseUrl = config.databaseUrl
