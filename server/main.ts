@@ -7,7 +7,7 @@ import { migrate } from './db/migrate.js'
 import { createPool } from './db/pools.js'
 import { createApp } from './app.js'
 import { BatchWriter } from './indexer/writer.js'
-import { RecordLocks } from './indexer/write-locks.js'
+import { ACCOUNT_ROW_LOCKS } from './indexer/write-locks.js'
 import { PgCursorStore } from './pipeline/cursor-store.js'
 import { createDecoder } from './pipeline/decoder/index.js'
 import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
@@ -43,8 +43,6 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const backfillPool = createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill))
   const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', LIVE_SETTINGS.dbPoolSize) : null
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
-  // One set of record locks for every writer of this process (see indexer/write-locks.ts).
-  const locks = new RecordLocks()
 
   const system = new SystemMetrics().start()
   const backfillLog = new ServiceLog('[BACKFILL]', log)
@@ -52,7 +50,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     config: config.backfill,
     relay: config.relayUrl,
     pool: backfillPool,
-    sink: new BatchWriter(backfillPool, 'backfill', locks),
+    sink: new BatchWriter(backfillPool, 'backfill', ACCOUNT_ROW_LOCKS),
     cursors: new PgCursorStore(backfillPool, 'backfill'),
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
@@ -62,7 +60,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     ? new FirehoseService({
         relay: config.relayUrl,
         cursors: new PgCursorStore(firehosePool, 'firehose'),
-        sink: new BatchWriter(firehosePool, 'firehose', locks),
+        sink: new BatchWriter(firehosePool, 'firehose', ACCOUNT_ROW_LOCKS),
         decoder,
         stallTimeoutMs: config.backfill.stallTimeoutMs,
         initialCursor: () => backfill.headSeq,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pg from 'pg'
 import { createPool } from '../../server/db/pools.js'
 import { BatchWriter } from '../../server/indexer/writer.js'
-import { RecordLocks } from '../../server/indexer/write-locks.js'
+import { ACCOUNT_ROW_LOCKS } from '../../server/indexer/write-locks.js'
 import type { PipelineItem } from '../../server/events/index.js'
 import { testDatabase } from '../harness/db.js'
 import type { TestDatabase } from '../harness/postgres.js'
@@ -25,7 +25,7 @@ let writer: BatchWriter
 beforeAll(async () => {
   db = await testDatabase()
   pool = createPool(db.url, 'backfill', 4)
-  writer = new BatchWriter(pool, 'test', new RecordLocks())
+  writer = new BatchWriter(pool, 'test', ACCOUNT_ROW_LOCKS)
 })
 
 afterAll(async () => {
