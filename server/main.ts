@@ -5,6 +5,7 @@ import type { Config } from './config/index.js'
 import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
 import { migrate } from './db/migrate.js'
 import { createPool } from './db/pools.js'
+import { SessionLock } from './db/session-lock.js'
 import { createApp } from './app.js'
 import { BatchWriter } from './indexer/writer.js'
 import { ACCOUNT_ROW_LOCKS } from './indexer/write-locks.js'
@@ -12,7 +13,7 @@ import { PgCursorStore } from './pipeline/cursor-store.js'
 import { createDecoder } from './pipeline/decoder/index.js'
 import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
 import { BackfillService } from './services/backfill.js'
-import { FirehoseService, LIVE_SETTINGS } from './services/firehose.js'
+import { FirehoseService, LIVE_FIREHOSE_LOCK, LIVE_SETTINGS } from './services/firehose.js'
 import { SystemMetrics } from './services/system-metrics.js'
 import { ServiceLog } from './services/log.js'
 
@@ -58,6 +59,9 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   })
   const firehose = firehosePool
     ? new FirehoseService({
+        instanceId: config.instanceId,
+        lock: new SessionLock({ databaseUrl, key: LIVE_FIREHOSE_LOCK, owner: config.instanceId, checkEveryMs: 2000, queryTimeoutMs: 5000 }),
+        standbyRetryMs: 2000,
         relay: config.relayUrl,
         cursors: new PgCursorStore(firehosePool, 'firehose'),
         sink: new BatchWriter(firehosePool, 'firehose', ACCOUNT_ROW_LOCKS),
