@@ -88,8 +88,9 @@ export class FirehoseService {
   private lastSourceError: string | null = null
   private stopping = false
   private readonly stopSignal = new AbortController()
-  /** Whether this instance holds the lock; who does, when it does not (null: not known). */
+  /** Whether this instance holds the lock; when it does not, whether it has said so and who holds it (null: not known). */
   private holding = false
+  private standingBy = false
   private holder: string | null = null
 
   constructor(private readonly deps: FirehoseDeps) {
@@ -146,6 +147,8 @@ export class FirehoseService {
         continue
       }
       this.holding = true
+      this.standingBy = false
+      this.holder = null
       this.log.write(`Holding the live firehose lock as ${this.deps.instanceId}`)
       const term: Term = { lost: false, whenLost: holding.lost.then(() => null) }
       void holding.lost.then((reason) => {
@@ -172,9 +175,10 @@ export class FirehoseService {
     }
     this.error = null
     if (attempt.held) return { lost: attempt.lost }
-    if (attempt.holder !== this.holder || this.holder === null) {
+    if (!this.standingBy || attempt.holder !== this.holder) {
       this.log.write(`Standing by: the live firehose is indexed by ${attempt.holder ?? 'another instance'}`)
     }
+    this.standingBy = true
     this.holder = attempt.holder
     return null
   }
