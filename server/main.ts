@@ -6,14 +6,15 @@ import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
 import { describeFirstContact } from './db/errors.js'
 import { migrate } from './db/migrate.js'
 import { createPool } from './db/pools.js'
+import { SessionLock } from './db/session-lock.js'
 import { createApp } from './app.js'
 import { BatchWriter } from './indexer/writer.js'
-import { RecordLocks } from './indexer/write-locks.js'
+import { ACCOUNT_ROW_LOCKS } from './indexer/write-locks.js'
 import { PgCursorStore } from './pipeline/cursor-store.js'
 import { createDecoder } from './pipeline/decoder/index.js'
 import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
 import { BackfillService } from './services/backfill.js'
-import { FirehoseService, LIVE_SETTINGS } from './services/firehose.js'
+import { FirehoseService, LIVE_FIREHOSE_LOCK, LIVE_SETTINGS } from './services/firehose.js'
 import { SystemMetrics } from './services/system-metrics.js'
 import { RateHistory, serviceRates } from './services/rate-history.js'
 import { ServiceLog } from './services/log.js'
@@ -21,8 +22,6 @@ import { createRepoDeps } from './services/backfill/repo-deps.js'
 import { IdentityCache } from './identity/identity-cache.js'
 import { networkIdentityDeps, resolveIdentity } from './identity/resolve-identity.js'
 import { PerHostLimiter } from './net/host-limiter.js'
-import { randomBytes } from 'node:crypto'
-import os from 'node:os'
 
 export type Skyfill = {
   url: string
@@ -33,6 +32,7 @@ export type Skyfill = {
 }
 
 export async function startSkyfill(config: Config, log: (line: string) => void = console.log): Promise<Skyfill> {
+  log(`[INSTANCE] ${config.instanceId}`)
   for (const warning of config.warnings) log(`[CONFIG] ${warning}`)
   let embedded: EmbeddedPg | null = null
   let databaseUrl = config.databaseUrl
@@ -53,8 +53,6 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const backfillPool = createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill))
   const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', LIVE_SETTINGS.dbPoolSize) : null
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
-  // One set of record locks for every writer of this process (see indexer/write-locks.ts).
-  const locks = new RecordLocks()
 
   const repoConfig = config.backfill.repos
   // One budget per host for every request this process makes: PDSes, DID documents, handles, the relay's listings.
@@ -77,7 +75,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     config: config.backfill,
     relay: config.relayUrl,
     pool: backfillPool,
-    sink: new BatchWriter(backfillPool, 'backfill', locks),
+    sink: new BatchWriter(backfillPool, 'backfill', ACCOUNT_ROW_LOCKS),
     cursors: new PgCursorStore(backfillPool, 'backfill'),
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
@@ -87,16 +85,18 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       pool: backfillPool,
       limiter,
       locate: (did) => identities.get(did),
-      // This process among the instances sharing the database: who holds a repo job's lease.
-      owner: `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
-      sink: new BatchWriter(backfillPool, 'repos', locks),
+      owner: config.instanceId,
+      sink: new BatchWriter(backfillPool, 'repos', ACCOUNT_ROW_LOCKS),
     }),
   })
   const firehose = firehosePool
     ? new FirehoseService({
+        instanceId: config.instanceId,
+        lock: new SessionLock({ databaseUrl, key: LIVE_FIREHOSE_LOCK, owner: config.instanceId, checkEveryMs: 2000, queryTimeoutMs: 5000 }),
+        standbyRetryMs: 2000,
         relay: config.relayUrl,
         cursors: new PgCursorStore(firehosePool, 'firehose'),
-        sink: new BatchWriter(firehosePool, 'firehose', locks),
+        sink: new BatchWriter(firehosePool, 'firehose', ACCOUNT_ROW_LOCKS),
         decoder,
         stallTimeoutMs: config.backfill.stallTimeoutMs,
         initialCursor: () => backfill.headSeq,

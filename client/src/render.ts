@@ -162,6 +162,8 @@ function renderFirehose({ firehose: f }: LivePayload): void {
   setText('firehose-cursor', on ? count(f.cursor) : DASH)
   setText('firehose-rate', on ? `${decimal(f.eventsPerSecond)} evt/s` : DASH)
   setText('firehose-processed', on ? count(f.processed) : DASH)
+  // Of the instances on the database, the one indexing the live firehose (this one when live).
+  setText('firehose-holder', on && f.holder ? f.holder : DASH)
   const error = field('firehose-error')
   error.textContent = on && f.error ? f.error : ''
   error.hidden = !(on && f.error)

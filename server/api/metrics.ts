@@ -18,7 +18,7 @@ export type MetricsDeps = {
 }
 
 const BACKFILL_STATES: readonly BackfillState[] = ['off', 'idle', 'locating', 'running', 'paused', 'throttled', 'complete', 'failed']
-const FIREHOSE_STATES: readonly FirehoseStatus['state'][] = ['off', 'waiting', 'connecting', 'retrying', 'live', 'failed', 'stopped']
+const FIREHOSE_STATES: readonly FirehoseStatus['state'][] = ['off', 'standby', 'waiting', 'connecting', 'retrying', 'live', 'failed', 'stopped']
 const OUTCOMES = ['received', 'processed', 'skipped', 'invalid', 'upserted', 'deleted', 'unindexed'] as const
 const MB = 1024 * 1024
 

@@ -5,6 +5,7 @@ import { DEFAULT_HOST_LIMITS } from './host-limits.js'
 import { ConfigError, boolean, integer, list, number, oneOf, raw, url, type Env } from './parse.js'
 import { PROFILES, PROFILE_NAMES, type ProfileName, type ThrottleSettings } from './profiles.js'
 import { parseSchedule, type Schedule } from './schedule.js'
+import { parseInstanceId } from './instance.js'
 
 export { ConfigError } from './parse.js'
 
@@ -54,6 +55,8 @@ export type BackfillConfig = {
 }
 
 export type Config = {
+  /** This process among the instances sharing the database (INSTANCE_ID, else host-pid-random). */
+  instanceId: string
   port: number
   host: string
   databaseUrl: string | null
@@ -208,6 +211,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     .filter((name) => name.startsWith('BACKFILL_') && !KNOWN_BACKFILL_VARS.has(name))
     .map((name) => `unknown variable ${name} is ignored (known: ${[...KNOWN_BACKFILL_VARS].join(', ')})`)
   return {
+    instanceId: parseInstanceId(env),
     port: integer(env, 'PORT', 1, 65535) ?? 5000,
     host: raw(env, 'HOST') ?? '0.0.0.0',
     databaseUrl: databaseUrl ? databaseUrl.toString() : null,

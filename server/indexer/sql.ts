@@ -62,8 +62,9 @@ export function deleteSql(table: string): string {
   return sql
 }
 
+/** In did order, like the account locks taken right after it (write-locks.ts), so two batches never wait in a cycle. */
 export const ENSURE_ACTORS_SQL = `
-  INSERT INTO actors (did) SELECT unnest($1::text[]) ON CONFLICT (did) DO NOTHING`
+  INSERT INTO actors (did) SELECT d FROM unnest($1::text[]) AS d ORDER BY d COLLATE "C" ON CONFLICT (did) DO NOTHING`
 
 export const SET_HANDLES_SQL = `
   UPDATE actors a SET handle = x.handle, handle_seq = x.seq

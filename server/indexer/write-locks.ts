@@ -1,90 +1,46 @@
-// Keeps concurrent batch transactions from interleaving on the same record. Under READ COMMITTED two transactions
-// in flight at once do not see each other's rows: a create's tombstone check misses a delete that has not committed
-// yet, and the delete misses the create's uncommitted row, so both commit and a deleted record comes back (likewise
-// an account deletion's purge and a batch still writing that account's records). So a batch first takes, in this
-// process, an exclusive lock on every record URI it writes or deletes, and a batch that deletes an account takes
-// every batch's lock at once: whoever comes second starts only after the first has committed, and sees its rows.
+// Keeps batch transactions, in this process or any other on the same database, from interleaving on an account's
+// records. Under READ COMMITTED two transactions in flight at once do not see each other's rows: a create's
+// tombstone check misses a delete that has not committed yet, and the delete misses the create's uncommitted row,
+// so both commit and a deleted record comes back (likewise an account deletion's purge and a batch still writing
+// that account's records). So the first thing a batch transaction does, after making sure each of its accounts has
+// its `actors` row, is lock those rows (FOR NO KEY UPDATE, in did order): whoever comes second waits until the first
+// has committed, and its statements then see the first one's rows.
 //
-// The locks live in this process (main.ts hands one RecordLocks to the backfill's and the live firehose's writers),
-// not in Postgres:
-// advisory locks would take one shared-memory lock slot per URI, and a batch of thousands of URIs could exhaust
-// the lock table. Keys are taken in sorted order, so two batches can never wait on each other.
+// Why row locks on accounts, not advisory locks on records: an advisory lock takes a slot in Postgres's shared lock
+// table, sized max_locks_per_transaction × (max_connections + background processes) for the whole server: 64 × ~222
+// ≈ 14,200 with the embedded Postgres (max_connections=200), and with the shared-memory slack one transaction took
+// 24,000 advisory locks before "out of shared memory" (measured on Postgres 18). One batch of
+// BACKFILL_BATCH_SIZE=10000 frames writes at least as many distinct record URIs (several per multi-op commit) and up
+// to 10,000 accounts, so one such batch per instance, or two in flight, exhaust it, and then every transaction on the
+// server fails, the API's too. Hashing into buckets would bound the count, but any two large batches would then
+// share a bucket and wait on each other anyway, while still taking hundreds of slots each. A row lock takes no slot:
+// it is kept in the row itself (a waiter takes one slot while it waits). Measured in
+// test/faults/writer-race-processes.test.ts: a batch of 10,000 frames from 10,000 accounts, held at COMMIT, has the
+// same 20 lock-table entries (relation locks and its own transaction id) as a batch of one.
+// An account-deletion batch needs nothing more: its purge touches only that account's records, and it holds the
+// account's row like any other batch.
+//
+// The price is granularity: two batches that write different records of the same account wait on each other. Within
+// one pipeline the cursor row already orders their commits, and a live batch waits at most one backfill transaction.
+//
+// Deadlock freedom: every transaction locks its accounts in the same (did) order, and the rows it inserts first are
+// inserted in that order too. A deadlock that happens anyway (a repository step locking rows of its own) is reported
+// by Postgres as 40P01, which the writer classifies as a 'conflict' and the pipeline retries.
+import type { Transaction } from '../pipeline/sink.js'
 
-type Release = () => void
-
-/** Exclusive locks on string keys, granted in request order per key. */
-class KeyLocks {
-  private readonly tails = new Map<string, Promise<void>>()
-
-  /** Resolves once every key is held; the returned function releases them all. */
-  async acquire(keys: Iterable<string>): Promise<Release> {
-    const releases: Release[] = []
-    try {
-      for (const key of [...new Set(keys)].sort()) {
-        const previous = this.tails.get(key) ?? Promise.resolve()
-        let release!: () => void
-        const held = new Promise<void>((resolve) => (release = resolve))
-        const tail = previous.then(() => held)
-        this.tails.set(key, tail)
-        releases.push(() => {
-          release()
-          if (this.tails.get(key) === tail) this.tails.delete(key)
-        })
-        await previous
-      }
-    } catch (err) {
-      for (const r of releases) r()
-      throw err
-    }
-    return () => {
-      for (const r of releases) r()
-    }
-  }
+/** Taken first thing in a batch's transaction; held until it commits or rolls back. */
+export interface RecordLocks {
+  /** Returns once no other transaction writes any of these accounts' records or status. */
+  lock(tx: Transaction, dids: readonly string[]): Promise<void>
 }
 
-/** Shared for ordinary batches, exclusive for a batch that deletes an account (rare: it waits for all others). */
-class BatchGate {
-  private shared = 0
-  private exclusive: Promise<void> | null = null
-  private drained: (() => void) | null = null
+// actors.did is COLLATE "C", so ORDER BY did is the same order in every session; ORDER BY runs before the locking.
+const LOCK_ACCOUNTS_SQL = `
+  SELECT 1 FROM actors WHERE did = ANY($1::text[]) ORDER BY did FOR NO KEY UPDATE`
 
-  async acquire(exclusive: boolean): Promise<Release> {
-    while (this.exclusive) await this.exclusive
-    if (!exclusive) {
-      this.shared++
-      return () => {
-        this.shared--
-        if (this.shared === 0) this.drained?.()
-      }
-    }
-    let done!: () => void
-    this.exclusive = new Promise<void>((resolve) => (done = resolve))
-    if (this.shared > 0) await new Promise<void>((resolve) => (this.drained = resolve))
-    this.drained = null
-    return () => {
-      this.exclusive = null
-      done()
-    }
-  }
-}
-
-/** The locks every writer of one process shares. */
-export class RecordLocks {
-  private readonly gate = new BatchGate()
-  private readonly records = new KeyLocks()
-
-  /** Waits until no other batch writes any of `uris` (or deletes an account, or, if `deletesAccount`, writes at all). */
-  async lock(uris: Iterable<string>, deletesAccount: boolean): Promise<Release> {
-    const releaseGate = await this.gate.acquire(deletesAccount)
-    try {
-      const releaseRecords = await this.records.acquire(uris)
-      return () => {
-        releaseRecords()
-        releaseGate()
-      }
-    } catch (err) {
-      releaseGate()
-      throw err
-    }
-  }
+/** The locks every writer uses: the accounts' `actors` rows, which the batch has already made sure exist. */
+export const ACCOUNT_ROW_LOCKS: RecordLocks = {
+  async lock(tx, dids) {
+    if (dids.length) await tx.query(LOCK_ACCOUNTS_SQL, [dids])
+  },
 }

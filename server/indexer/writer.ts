@@ -1,6 +1,7 @@
 // Writes one batch in one transaction: actors, deletes, upserts, repo positions, rejects, then the cursor (invariant 2: the cursor
-// commits with, or after, every row it covers). The batch is planned (validated, mapped, de-duplicated) before any
-// lock is taken, so the locks and the transaction are held only for the SQL. A plan that Postgres refuses for its
+// commits with, or after, every row it covers). The batch is planned (validated, mapped, de-duplicated) before the
+// transaction begins, so the locks (write-locks.ts: its accounts' rows, taken first in the transaction) are held only
+// for the SQL. A plan that Postgres refuses for its
 // data (a value it cannot hold, an index row too large) is halved until the refused write stands alone; that write
 // becomes a reject and the rest is still written. Every other failure is thrown, classified by failureKind(), for
 // the pipeline to retry (the one place that retries).
@@ -55,8 +56,9 @@ function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
 
 const EMPTY_PLAN: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], positions: [], rejects: [] }
 
-async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string): Promise<WriteOutcome> {
+async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string, locks: RecordLocks): Promise<WriteOutcome> {
   if (plan.dids.length) await client.query(ENSURE_ACTORS_SQL, [plan.dids])
+  await locks.lock(client, plan.dids)
   if (plan.handles.length) {
     await client.query(SET_HANDLES_SQL, [
       plan.handles.map((h) => h.did),
@@ -140,19 +142,12 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string)
   return outcome
 }
 
-function* planUris(plan: WritePlan): Generator<string> {
-  for (const t of plan.tables) {
-    for (const d of t.deletes) yield d.uri
-    for (const u of t.upserts) yield u.uri
-  }
-}
-
 export class BatchWriter implements BatchSink {
   constructor(
     private readonly pool: pg.Pool,
     /** Who wrote a reject ('backfill', 'firehose', 'repos'), kept with it. */
     private readonly source: string,
-    /** Shared by every writer of the process: batches in flight at once must not interleave on a record. */
+    /** Keeps this writer's transactions and any other's, in any process, from interleaving on an account. */
     private readonly locks: RecordLocks,
   ) {}
 
@@ -163,19 +158,14 @@ export class BatchWriter implements BatchSink {
     step?: CommitStep,
   ): Promise<WriteOutcome> {
     const plan = await prepareBatch(items, lastSeq)
-    const unlock = await this.locks.lock(planUris(plan), plan.statuses.some((s) => s.status === 'deleted'))
     try {
-      try {
-        return await this.transaction(plan, cursor, step)
-      } catch (err) {
-        if (!isDataError(err)) throw err
-      }
-      const outcome = await this.isolate(plan, lastSeq)
-      if (cursor || step) await this.transaction(EMPTY_PLAN, cursor, step)
-      return outcome
-    } finally {
-      unlock()
+      return await this.transaction(plan, cursor, step)
+    } catch (err) {
+      if (!isDataError(err)) throw err
     }
+    const outcome = await this.isolate(plan, lastSeq)
+    if (cursor || step) await this.transaction(EMPTY_PLAN, cursor, step)
+    return outcome
   }
 
   failureKind(err: unknown): WriteFailure {
@@ -202,7 +192,7 @@ export class BatchWriter implements BatchSink {
     const client = await this.pool.connect()
     try {
       await client.query('BEGIN')
-      const outcome = await applyPlan(client, plan, this.source)
+      const outcome = await applyPlan(client, plan, this.source, this.locks)
       if (step) await step(client)
       const seq = cursor?.seqAtCommit()
       if (cursor && seq !== null && seq !== undefined) await client.query(ADVANCE_CURSOR_SQL, [cursor.name, seq])

@@ -2,12 +2,21 @@
 // consumer (source, decoder, pipeline) and the same kind of writer as the backfill. Where both write the same
 // records, the ordering contract (rev guard and tombstones) keeps the result right whichever lands first.
 //
-// States: waiting (for the backfill's head, where it takes over) → connecting (no frame yet) ⇄ retrying (the last
-// attempt failed) → live (frames flow) → stopped | failed.
+// Of all the instances sharing the database, only the one holding the live firehose lock (a session lock that dies
+// with its holder, db/session-lock.ts) indexes it; the others stand by and try again every few seconds. A holder
+// that loses the lock (its connection to the database ended) stops indexing at once and stands by too; whoever takes
+// it next starts from the committed 'firehose' cursor, and the ordering contract makes the few events both may have
+// written harmless.
+//
+// States: standby (another instance holds the lock, or the database cannot be reached to ask) → waiting (for the
+// backfill's head, where it takes over) → connecting (no frame yet) ⇄ retrying (the last attempt failed) → live
+// (frames flow) → standby again if the lock is lost, or stopped | failed.
 import type { ThrottleSettings } from '../config/profiles.js'
 import { createConsumer, type Consumer } from '../pipeline/consumer.js'
 import type { FrameDecoder } from '../pipeline/decoder/types.js'
 import type { CursorStore } from '../pipeline/cursor-store.js'
+import type { AdvisoryKey, LockAttempt } from '../db/session-lock.js'
+import { abortableSleep } from '../lib/sleep.js'
 import { IntakeGate } from '../pipeline/gate.js'
 import { Semaphore } from '../pipeline/semaphore.js'
 import type { BatchSink } from '../pipeline/sink.js'
@@ -27,10 +36,15 @@ export const LIVE_SETTINGS: ThrottleSettings = {
   dbPoolSize: 2,
 }
 
-export type FirehoseState = 'waiting' | 'connecting' | 'retrying' | 'live' | 'failed' | 'stopped'
+/** The live firehose lock's key ('skyf', 1): one per database, whatever else takes advisory locks there. */
+export const LIVE_FIREHOSE_LOCK: AdvisoryKey = [0x736b7966, 1]
+
+export type FirehoseState = 'standby' | 'waiting' | 'connecting' | 'retrying' | 'live' | 'failed' | 'stopped'
 
 export type FirehoseStatus = {
   state: FirehoseState | 'off'
+  /** The instance indexing the live firehose (this one when live), when known. */
+  holder: string | null
   cursor: number | null
   received: number
   processed: number
@@ -39,9 +53,17 @@ export type FirehoseStatus = {
 }
 
 /** What is shown when the live firehose is turned off (FIREHOSE_ENABLED=false). */
-export const FIREHOSE_OFF: FirehoseStatus = { state: 'off', cursor: null, received: 0, processed: 0, eventsPerSecond: 0, error: null }
+export const FIREHOSE_OFF: FirehoseStatus = { state: 'off', holder: null, cursor: null, received: 0, processed: 0, eventsPerSecond: 0, error: null }
+
+/** The lock only one instance holds at a time (a SessionLock); tryAcquire is called only while it is not held. */
+export type LiveLock = { tryAcquire(): Promise<LockAttempt>; release(): Promise<void> }
 
 export type FirehoseDeps = {
+  /** This instance, as the holder is shown. */
+  instanceId: string
+  lock: LiveLock
+  /** How long a standby waits between tries for the lock. */
+  standbyRetryMs: number
   relay: string
   /** The live firehose's cursor (it keeps no run metadata); the writer advances it inside its batches. */
   cursors: CursorStore<Record<string, never>>
@@ -54,6 +76,9 @@ export type FirehoseDeps = {
   log?: ServiceLog
 }
 
+/** One holding of the lock: `lost` turns true (and `whenLost` resolves) when it ends. */
+type Term = { lost: boolean; whenLost: Promise<null> }
+
 export class FirehoseService {
   readonly log: ServiceLog
   private ended: 'failed' | 'stopped' | null = null
@@ -62,6 +87,11 @@ export class FirehoseService {
   private error: string | null = null
   private lastSourceError: string | null = null
   private stopping = false
+  private readonly stopSignal = new AbortController()
+  /** Whether this instance holds the lock; when it does not, whether it has said so and who holds it (null: not known). */
+  private holding = false
+  private standingBy = false
+  private holder: string | null = null
 
   constructor(private readonly deps: FirehoseDeps) {
     this.log = deps.log ?? new ServiceLog('[FIREHOSE]')
@@ -76,8 +106,10 @@ export class FirehoseService {
 
   async stop(): Promise<void> {
     this.stopping = true
+    this.stopSignal.abort()
     await this.consumer?.stop()
     await this.running
+    await this.deps.lock.release()
     this.ended ??= 'stopped'
   }
 
@@ -86,9 +118,18 @@ export class FirehoseService {
     const connection = sourceConnection(this.consumer?.source.stats() ?? null, this.lastSourceError)
     const state: FirehoseState =
       this.ended ??
-      (!this.consumer ? 'waiting' : connection.state === 'connected' ? 'live' : connection.state === 'retrying' ? 'retrying' : 'connecting')
+      (!this.holding
+        ? 'standby'
+        : !this.consumer
+          ? 'waiting'
+          : connection.state === 'connected'
+            ? 'live'
+            : connection.state === 'retrying'
+              ? 'retrying'
+              : 'connecting')
     return {
       state,
+      holder: this.holding ? this.deps.instanceId : this.holder,
       cursor: p?.committedSeq ?? null,
       received: p?.counts.received ?? 0,
       processed: p?.counts.processed ?? 0,
@@ -97,12 +138,58 @@ export class FirehoseService {
     }
   }
 
+  /** Stands by until the lock is held, indexes until it is lost, and again, until stopped or failed. */
   private async run(): Promise<void> {
+    while (!this.stopping && !this.ended) {
+      const holding = await this.acquire()
+      if (!holding) {
+        await abortableSleep(this.deps.standbyRetryMs, this.stopSignal.signal)
+        continue
+      }
+      this.holding = true
+      this.standingBy = false
+      this.holder = null
+      this.log.write(`Holding the live firehose lock as ${this.deps.instanceId}`)
+      const term: Term = { lost: false, whenLost: holding.lost.then(() => null) }
+      void holding.lost.then((reason) => {
+        term.lost = true
+        if (!this.stopping) this.log.write(`Lost the live firehose lock (${reason}): indexing stops until it is held again`)
+        void this.consumer?.stop()
+      })
+      await this.index(term)
+      this.consumer = null
+      this.holding = false
+      // Failed or stopped: the lock goes, so that another instance can index.
+      await this.deps.lock.release()
+    }
+  }
+
+  /** One try for the lock: when held, the promise of its loss; null when not (the holder is noted and logged). */
+  private async acquire(): Promise<{ lost: Promise<string> } | null> {
+    let attempt: LockAttempt
+    try {
+      attempt = await this.deps.lock.tryAcquire()
+    } catch (err) {
+      this.error = `cannot reach the database for the live firehose lock: ${err instanceof Error ? err.message : String(err)}`
+      return null
+    }
+    this.error = null
+    if (attempt.held) return { lost: attempt.lost }
+    if (!this.standingBy || attempt.holder !== this.holder) {
+      this.log.write(`Standing by: the live firehose is indexed by ${attempt.holder ?? 'another instance'}`)
+    }
+    this.standingBy = true
+    this.holder = attempt.holder
+    return null
+  }
+
+  /** Indexes from the committed cursor until stopped, failed, or the lock is lost. */
+  private async index(term: Term): Promise<void> {
     try {
       const stored = await this.deps.cursors.load()
-      const cursor = stored.seq ?? (await this.deps.initialCursor())
+      const cursor = stored.seq ?? (await Promise.race([this.deps.initialCursor(), term.whenLost]))
       // The backfill's head may only be known once the shutdown has begun: then there is nothing to subscribe to.
-      if (this.stopping) return
+      if (this.stopping || term.lost) return
       const consumer = createConsumer({
         name: 'firehose',
         service: this.deps.relay,

@@ -17,7 +17,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { parseConfig } from '../../server/config/index.js'
 import { createPool } from '../../server/db/pools.js'
 import { BatchWriter } from '../../server/indexer/writer.js'
-import { RecordLocks } from '../../server/indexer/write-locks.js'
+import { ACCOUNT_ROW_LOCKS } from '../../server/indexer/write-locks.js'
 import { startSkyfill, type Skyfill } from '../../server/main.js'
 import type { AccountEvent, CreateOp, PipelineItem, RecordValue } from '../../server/events/index.js'
 import { testDatabase } from '../harness/db.js'
@@ -129,7 +129,7 @@ export class Fixture {
   async write(databaseUrl: string): Promise<void> {
     const pool = createPool(databaseUrl, 'backfill', 2)
     try {
-      await new BatchWriter(pool, 'test', new RecordLocks()).write(this.pending, this.seq, null)
+      await new BatchWriter(pool, 'test', ACCOUNT_ROW_LOCKS).write(this.pending, this.seq, null)
       this.pending = []
     } finally {
       await pool.end()

@@ -94,7 +94,7 @@ describe('GET /metrics values', () => {
     apiPool,
     backfill: { getProgress: () => current },
     firehose: {
-      getStatus: () => ({ state: 'live' as const, cursor: 9000, received: 80, processed: 75, eventsPerSecond: 12.5, error: null }),
+      getStatus: () => ({ state: 'live' as const, holder: 'indexer-1', cursor: 9000, received: 80, processed: 75, eventsPerSecond: 12.5, error: null }),
     },
     system: {
       sample: () => ({ cpuPercent: 12.5, loopDelayP50Ms: 2, loopDelayP99Ms: 15, loopDelayMaxMs: 40, rssMb: 300, heapUsedMb: 100, at: 0 }),

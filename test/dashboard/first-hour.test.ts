@@ -37,7 +37,7 @@ beforeEach(() => {
 
 describe('the dashboard header', () => {
   it('labels each badge with what it is about: the backfill, the firehose, and this page’s own stream', async () => {
-    fake.firehose = { state: 'live', cursor: 12, received: 3, processed: 3, eventsPerSecond: 1.5, error: null }
+    fake.firehose = { state: 'live', cursor: 12, received: 3, processed: 3, eventsPerSecond: 1.5, error: null, holder: null }
     const dash = await openDashboard(fake.url, { browser })
     try {
       await dash.waitFor((s) => s.connection === 'live' && s.firehoseState === 'live')
@@ -166,7 +166,7 @@ describe('the connection to the source', () => {
 
       // Connected: nothing left to say.
       fake.progress = { ...progressFixture(), source: { state: 'connected', error: null } } as BackfillProgress
-      fake.firehose = { state: 'live', error: null, cursor: 5, received: 1, processed: 1, eventsPerSecond: 1 }
+      fake.firehose = { state: 'live', error: null, cursor: 5, received: 1, processed: 1, eventsPerSecond: 1, holder: null }
       await dash.waitFor((s) => s.firehoseState === 'live' && s.state === 'running')
       expect(await dash.page.locator('[data-field="source-status"]').isVisible()).toBe(false)
       expect(await dash.page.locator('[data-field="firehose-detail"]').isVisible()).toBe(false)

@@ -6,7 +6,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPool } from '../../server/db/pools.js'
 import { BatchWriter } from '../../server/indexer/writer.js'
-import { RecordLocks } from '../../server/indexer/write-locks.js'
+import { ACCOUNT_ROW_LOCKS } from '../../server/indexer/write-locks.js'
 import type { PipelineItem } from '../../server/events/index.js'
 import { testDatabase } from '../harness/db.js'
 import type { TestDatabase } from '../harness/postgres.js'
@@ -57,8 +57,7 @@ function heldAtCommit(inner: pg.Pool) {
 async function interleave(first: PipelineItem[], second: PipelineItem[]) {
   await truncateAll(pool)
   // The account is known already (its #identity came long before), as in a real stream.
-  // One process's writers share one set of record locks, as main.ts wires them.
-  const locks = new RecordLocks()
+  const locks = ACCOUNT_ROW_LOCKS
   await new BatchWriter(pool, 'backfill', locks).write([account(1, ALICE, 'active')], null, null)
   const held = heldAtCommit(pool)
   const a = new BatchWriter(held.pool, 'backfill', locks).write(first, null, null)

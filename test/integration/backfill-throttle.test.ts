@@ -10,7 +10,7 @@ import { PROFILES } from '../../server/config/profiles.js'
 import { createPool } from '../../server/db/pools.js'
 import { BatchWriter } from '../../server/indexer/writer.js'
 import { createDecoder } from '../../server/pipeline/decoder/index.js'
-import { RecordLocks } from '../../server/indexer/write-locks.js'
+import { ACCOUNT_ROW_LOCKS } from '../../server/indexer/write-locks.js'
 import { createConsumer } from '../../server/pipeline/consumer.js'
 import { IntakeGate } from '../../server/pipeline/gate.js'
 import { Semaphore } from '../../server/pipeline/semaphore.js'
@@ -141,7 +141,7 @@ describe('idle processing', () => {
     }
     setImmediate(tick)
     const perTurn = new Map<number, number>()
-    const writer = new BatchWriter(pool, 'test', new RecordLocks())
+    const writer = new BatchWriter(pool, 'test', ACCOUNT_ROW_LOCKS)
     const countingWriter: BatchSink = {
       write: (...args) => {
         perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)

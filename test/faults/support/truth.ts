@@ -5,7 +5,7 @@ import pg from 'pg'
 import type { GeneratedFrame } from '../../../bench/source/generator.js'
 import type { StoredFrame } from '../../../bench/source/store.js'
 import { BatchWriter } from '../../../server/indexer/writer.js'
-import { RecordLocks } from '../../../server/indexer/write-locks.js'
+import { ACCOUNT_ROW_LOCKS } from '../../../server/indexer/write-locks.js'
 import { decodeLean } from '../../../server/pipeline/decoder/lean.js'
 import { testDatabase } from '../../harness/db.js'
 import { indexedState, type IndexedState } from '../../support/db-state.js'
@@ -41,7 +41,7 @@ async function replaySequentially(frames: readonly StoredFrame[]): Promise<State
   const db = await testDatabase()
   const pool = new pg.Pool({ connectionString: db.url, max: 1 })
   try {
-    const writer = new BatchWriter(pool, 'truth', new RecordLocks())
+    const writer = new BatchWriter(pool, 'truth', ACCOUNT_ROW_LOCKS)
     for (const frame of frames) {
       const decoded = decodeLean(frame.bytes)
       if (decoded.kind !== 'frame') continue

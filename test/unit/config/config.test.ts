@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError, normalizeRelayUrl, parseConfig } from '../../../server/config/index.js'
 import { PROFILES } from '../../../server/config/profiles.js'
+import { automaticInstanceId } from '../../../server/config/instance.js'
 
 describe('configuration', () => {
   it('defaults to port 5000, the public relay, the background profile and backfill off', () => {
@@ -41,6 +42,8 @@ describe('configuration', () => {
     ['PORT', '70000', 'PORT must be an integer from 1 to 65535, got "70000"'],
     ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a URL starting with postgres:// or postgresql://, got "mysql://x"'],
     ['BACKFILL_MAX_MEMORY_MB', '12', 'BACKFILL_MAX_MEMORY_MB must be an integer from 64 to 1048576, got "12"'],
+    ['INSTANCE_ID', 'box one', 'INSTANCE_ID must be 1 to 64 characters of A-Z a-z 0-9 . _ -, got "box one"'],
+    ['INSTANCE_ID', 'x'.repeat(65), `INSTANCE_ID must be 1 to 64 characters of A-Z a-z 0-9 . _ -, got "${'x'.repeat(65)}"`],
   ])('stops on %s=%s with a message naming the variable', (name, value, message) => {
     expect(() => parseConfig({ [name]: value })).toThrow(new ConfigError(name, value, '').constructor)
     expect(() => parseConfig({ [name]: value })).toThrow(message)
@@ -59,6 +62,17 @@ describe('configuration', () => {
     expect(normalizeRelayUrl('http://127.0.0.1:2583')).toBe('ws://127.0.0.1:2583')
     expect(() => normalizeRelayUrl('ftp://x')).toThrow(/RELAY_URL/)
     expect(() => normalizeRelayUrl('wss://host/other/path')).toThrow(/RELAY_URL/)
+  })
+
+  it('names the instance host-pid-random unless INSTANCE_ID says otherwise, and two processes differ', () => {
+    expect(parseConfig({ INSTANCE_ID: 'indexer-2.eu' }).instanceId).toBe('indexer-2.eu')
+    const auto = parseConfig({}).instanceId
+    expect(auto).toMatch(new RegExp(`-${process.pid}-[0-9a-f]{6}$`))
+    expect(parseConfig({}).instanceId).not.toBe(auto)
+    expect(automaticInstanceId('my host.example', 12, 'abcdef')).toBe('my-host.example-12-abcdef')
+    const long = automaticInstanceId('h'.repeat(100), 4194304, 'abcdef')
+    expect(long).toHaveLength(64)
+    expect(long.endsWith('-4194304-abcdef')).toBe(true)
   })
 })
 
