@@ -92,7 +92,8 @@ describe('safeFetch', () => {
     expect(limiter.permits[0].releases).toEqual([])
     expect(await res.json()).toEqual({ hello: 'world' })
     expect(limiter.permits).toHaveLength(1)
-    expect(limiter.permits[0].host).toBe('127.0.0.1')
+    // Per host with its port (URL.host): two servers on one machine are two hosts.
+    expect(limiter.permits[0].host).toBe(new URL(server.url).host)
     expect(limiter.permits[0].releases[0].status).toBe(200)
     expect(limiter.permits[0].releases[0].headers?.['x-thing']).toBe('yes')
   })
