@@ -1,5 +1,5 @@
-// Starts skyfill from a parsed Config: database (embedded unless DATABASE_URL), migrations, pools, the backfill
-// and live firehose services, and the HTTP server. Returns a handle whose stop() shuts everything down in order.
+// Starts skyfill from a parsed Config: database (embedded unless DATABASE_URL), migrations, pools, the identity,
+// backfill and live firehose services, and the HTTP server. Returns a handle whose stop() shuts everything down in order.
 import type { Server } from 'node:http'
 import type { Config } from './config/index.js'
 import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
@@ -11,8 +11,11 @@ import { RecordLocks } from './indexer/write-locks.js'
 import { PgCursorStore } from './pipeline/cursor-store.js'
 import { createDecoder } from './pipeline/decoder/index.js'
 import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
+import { PerHostLimiter } from './net/host-limiter.js'
 import { BackfillService } from './services/backfill.js'
 import { FirehoseService, LIVE_SETTINGS } from './services/firehose.js'
+import { IDENTITY_POOL_SIZE, IdentityService } from './services/identity.js'
+import { withIdentityNotices } from './services/identity-aware-sink.js'
 import { SystemMetrics } from './services/system-metrics.js'
 import { ServiceLog } from './services/log.js'
 
@@ -21,6 +24,7 @@ export type Skyfill = {
   databaseUrl: string
   backfill: BackfillService
   firehose: FirehoseService | null
+  identity: IdentityService
   stop(): Promise<void>
 }
 
@@ -41,9 +45,25 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const apiPool = createPool(databaseUrl, 'api', config.apiDbPoolSize)
   const backfillPool = createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill))
   const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', LIVE_SETTINGS.dbPoolSize) : null
+  const identityPool = createPool(databaseUrl, 'identity', IDENTITY_POOL_SIZE)
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
   // One set of record locks for every writer of this process (see indexer/write-locks.ts).
   const locks = new RecordLocks()
+
+  // One limiter for every request skyfill makes to other hosts: a PDS, a DID host or the PLC directory has one
+  // budget, whichever part asks.
+  const hosts = new PerHostLimiter({
+    defaults: { concurrency: config.backfill.repos.hostConcurrency, ratePerSecond: config.backfill.repos.hostRatePerSecond },
+  })
+  const identity = new IdentityService({
+    pool: identityPool,
+    plcUrl: config.plcUrl,
+    handleResolverUrl: config.backfill.repos.handleResolverUrl,
+    allowPrivate: config.backfill.repos.allowPrivateHosts,
+    limiter: hosts,
+    log,
+  })
+  const identityChanged = (dids: readonly string[]) => identity.identityChanged(dids)
 
   const system = new SystemMetrics().start()
   const backfillLog = new ServiceLog('[BACKFILL]', log)
@@ -51,17 +71,18 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     config: config.backfill,
     relay: config.relayUrl,
     pool: backfillPool,
-    sink: new BatchWriter(backfillPool, 'backfill', locks),
+    sink: withIdentityNotices(new BatchWriter(backfillPool, 'backfill', locks), identityChanged),
     cursors: new PgCursorStore(backfillPool, 'backfill'),
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
     log: backfillLog,
+    identity: () => identity.progress(),
   })
   const firehose = firehosePool
     ? new FirehoseService({
         relay: config.relayUrl,
         cursors: new PgCursorStore(firehosePool, 'firehose'),
-        sink: new BatchWriter(firehosePool, 'firehose', locks),
+        sink: withIdentityNotices(new BatchWriter(firehosePool, 'firehose', locks), identityChanged),
         decoder,
         stallTimeoutMs: config.backfill.stallTimeoutMs,
         initialCursor: () => backfill.headSeq,
@@ -80,6 +101,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`
   log(`[SERVER] listening on ${url}`)
+  identity.start()
   backfill.start()
   firehose?.start()
 
@@ -88,13 +110,16 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     databaseUrl,
     backfill,
     firehose,
+    identity,
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
       })
       await Promise.all([backfill.stop(), firehose?.stop()])
-      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
+      // After the writers: their last batches may still report changed identities.
+      await identity.stop()
+      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end()])
       system.stop()
       await embedded?.stop()
     },

@@ -18,6 +18,7 @@ export type MetricsDeps = {
 
 const BACKFILL_STATES: readonly BackfillState[] = ['off', 'idle', 'locating', 'running', 'paused', 'throttled', 'complete', 'failed']
 const FIREHOSE_STATES: readonly FirehoseStatus['state'][] = ['off', 'waiting', 'connecting', 'retrying', 'live', 'failed', 'stopped']
+const IDENTITY_STATES = ['due', 'verified', 'invalid', 'failed'] as const
 const OUTCOMES = ['received', 'processed', 'skipped', 'invalid', 'upserted', 'deleted', 'unindexed'] as const
 const MB = 1024 * 1024
 
@@ -80,6 +81,19 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
   gauge('skyfill_backfill_database_down', '1 while the backfill cannot reach the database', (s) => (s.progress.db.down ? 1 : 0))
   gauge('skyfill_backfill_memory_limit_bytes', 'RSS above which the backfill pauses', (s) => s.progress.memory.limitMb * MB)
   gauge('skyfill_backfill_memory_paused', '1 while the backfill is paused for memory', (s) => (s.progress.memory.paused ? 1 : 0))
+
+  // ---- identity ----
+  new Gauge({
+    name: 'skyfill_identity_actors',
+    help: 'Actors by identity state, as last counted: due to be (re)resolved, verified handle, handle.invalid, last attempt failed (NaN before the first count)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const identity = current().progress.identity
+      const counted = identity?.countedAt ? identity : null
+      for (const state of IDENTITY_STATES) this.set({ state }, orNaN(counted?.[state]))
+    },
+  })
 
   // ---- database pools ----
   new Gauge({

@@ -19,6 +19,7 @@ import { MemoryWatchdog, rssMb } from '../pipeline/watchdog.js'
 import { configLines, progressLine } from './backfill/log-lines.js'
 import { planWindowUntilReachable } from './backfill/plan-window.js'
 import { backfillProgress, type BackfillProgress, type RunState } from './backfill/progress.js'
+import type { IdentityProgress } from './identity.js'
 import { sourceConnection } from './source-connection.js'
 import { sameRun, type RunMeta } from './backfill/run-state.js'
 import { ServiceLog } from './log.js'
@@ -40,6 +41,8 @@ export type BackfillDeps = {
   /** How long a probe waits for a first frame before calling a cursor the head. */
   probeQuietMs?: number
   progressIntervalMs?: number
+  /** The identity service's counts, shown with the backfill's progress. */
+  identity?: () => IdentityProgress
 }
 
 export class BackfillService {
@@ -130,6 +133,7 @@ export class BackfillService {
       memory: { rssMb: Math.round(mem.rss / 1048576), heapUsedMb: Math.round(mem.heapUsed / 1048576) },
       error: this.error ?? (this.state === 'locating' ? this.sourceError : null),
       logs: this.log.recent(),
+      identity: this.deps.identity?.() ?? null,
     })
   }
 

@@ -4,6 +4,7 @@ import type { GateReason } from '../../pipeline/gate.js'
 import type { Gap, PipelineCounts } from '../../pipeline/pipeline.js'
 import type { ThrottleBudget } from '../../pipeline/throttle.js'
 import type { ThrottleSettings } from '../../config/profiles.js'
+import type { IdentityProgress } from '../identity.js'
 import type { LogLine } from '../log.js'
 import type { SourceConnection } from '../source-connection.js'
 import type { RunMeta } from './run-state.js'
@@ -42,6 +43,8 @@ export type BackfillProgress = {
   completedAt: string | null
   error: string | null
   logs: LogLine[]
+  /** Every actor's identity (verified handles, PDSes), whichever part met it; null when no identity service runs. */
+  identity: IdentityProgress | null
 }
 
 export const EMPTY_COUNTS: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
@@ -70,6 +73,7 @@ export type ProgressInput = {
   memory: { rssMb: number; heapUsedMb: number }
   error: string | null
   logs: LogLine[]
+  identity: IdentityProgress | null
 }
 
 /** What the dashboard calls the state: a running backfill is paused while any reason holds the gate. */
@@ -135,5 +139,6 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
     completedAt: meta?.completedAt ?? null,
     error: input.error,
     logs: input.logs,
+    identity: input.identity,
   }
 }
