@@ -8,7 +8,7 @@ import { AtpAgent } from '@atproto/api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPds, type PdsHandle } from '../harness/pds.js'
 import { seedWorkload, type SeededAccount, type SeedSummary } from '../harness/seed.js'
-import { startBackfill, until, type BackfillRun } from '../support/backfill.js'
+import { pdsIdentityEnv, startBackfill, until, type BackfillRun } from '../support/backfill.js'
 import { startHttpServer, type TestHttpServer } from '../support/http-server.js'
 
 let pds: PdsHandle
@@ -51,9 +51,7 @@ beforeAll(async () => {
     },
   })
   run = await startBackfill(pds.url, {
-    PLC_URL: pds.plcUrl,
-    HANDLE_RESOLVER_URL: resolver.url,
-    ALLOW_PRIVATE_HOSTS: 'true',
+    ...pdsIdentityEnv(pds, resolver.url),
     FIREHOSE_ENABLED: 'true',
     BACKFILL_PROFILE: 'max',
   })
