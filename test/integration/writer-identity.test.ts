@@ -42,11 +42,12 @@ async function actor(did: string): Promise<ActorRow> {
   return rows[0]
 }
 
-/** The state the identity refresher leaves behind: a verified handle, checked now, next due in a day. */
-async function markVerified(did: string, handle: string): Promise<void> {
+/** Alice met by her #identity event at seq 5, then as the identity refresher leaves her: verified, due in a day. */
+async function verifiedAlice(): Promise<void> {
+  await writer.write([identity(5, ALICE, 'alice.test')], 5, null)
   await pool.query(
-    `UPDATE actors SET handle = $2, identity_checked_at = now(), identity_due_at = now() + interval '1 day' WHERE did = $1`,
-    [did, handle],
+    `UPDATE actors SET identity_checked_at = now(), identity_due_at = now() + interval '1 day' WHERE did = $1`,
+    [ALICE],
   )
 }
 
@@ -63,8 +64,7 @@ describe('the writer on #identity events', () => {
   })
 
   it('keeps the verified handle of a verified actor, records the event and makes the actor due again', async () => {
-    await writer.write([identity(5, ALICE, 'alice.test')], 5, null)
-    await markVerified(ALICE, 'alice.test')
+    await verifiedAlice()
     expect((await actor(ALICE)).due_now).toBe(false)
     const outcome = await writer.write([identity(6, ALICE, 'claimed.test')], 6, null)
     expect(await actor(ALICE)).toEqual({ handle: 'alice.test', handle_seq: '6', due_now: true })
@@ -72,8 +72,7 @@ describe('the writer on #identity events', () => {
   })
 
   it('reports only the DIDs whose event is newer than the one recorded', async () => {
-    await writer.write([identity(5, ALICE, 'alice.test')], 5, null)
-    await markVerified(ALICE, 'alice.test')
+    await verifiedAlice()
     const outcome = await writer.write([identity(4, ALICE, 'old.test'), identity(7, BOB, 'bob.test')], 7, null)
     expect(outcome.identityChanged).toEqual([BOB])
     expect(await actor(ALICE)).toEqual({ handle: 'alice.test', handle_seq: '5', due_now: false })
