@@ -3,6 +3,7 @@ import express from 'express'
 import type pg from 'pg'
 import type { BackfillService } from './services/backfill.js'
 import { FIREHOSE_OFF, type FirehoseService } from './services/firehose.js'
+import type { RateHistory } from './services/rate-history.js'
 import type { SystemMetrics } from './services/system-metrics.js'
 import { backfillRoutes } from './api/backfill.js'
 import { healthRoutes } from './api/health.js'
@@ -18,6 +19,7 @@ export type AppDeps = {
   backfill: BackfillService
   firehose: FirehoseService | null
   system: SystemMetrics
+  rates: RateHistory
   adminToken: string | null
 }
 
@@ -31,7 +33,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/api/firehose', (_req, res) => {
     res.json(deps.firehose?.getStatus() ?? FIREHOSE_OFF)
   })
-  app.use(liveRoutes(liveSource(deps.backfill, deps.system, deps.firehose)))
+  app.use(liveRoutes(liveSource(deps.backfill, deps.system, deps.firehose), { history: () => deps.rates.points() }))
   app.use(statsRoutes(deps.apiPool))
   app.use(metricsRoutes(deps))
   app.use(xrpcRoutes(deps.apiPool))

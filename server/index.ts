@@ -1,32 +1,13 @@
-// `npm start`: read the environment once, start, and shut down cleanly on SIGINT/SIGTERM.
-import 'dotenv/config'
-import { ConfigError, parseConfig, type Config } from './config/index.js'
+// The entry `npm start` runs. Checks the Node version against package.json's "engines" first, then loads the
+// server (start.ts) dynamically: static imports are loaded before any line of this file runs, and on too old a
+// Node one of them fails before the check could say why.
+import { readFileSync } from 'node:fs'
+import { nodeVersionProblem } from './check-node.js'
 
-let config: Config
-try {
-  config = parseConfig(process.env)
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`[CONFIG] ${err.message}`)
-    process.exit(1)
-  }
-  throw err
-}
-
-try {
-  // Loaded only once the configuration is known to be good, so a typo is reported at once.
-  const { startSkyfill } = await import('./main.js')
-  const skyfill = await startSkyfill(config)
-  let stopping = false
-  const shutdown = async (signal: string) => {
-    if (stopping) return
-    stopping = true
-    console.log(`[SERVER] ${signal}: shutting down (finishing in-flight writes)`)
-    await skyfill.stop()
-    process.exit(0)
-  }
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal))
-} catch (err) {
-  console.error(`[SERVER] could not start: ${err instanceof Error ? err.message : String(err)}`)
+const { engines } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { engines: { node: string } }
+const problem = nodeVersionProblem(process.versions.node, engines.node, process.platform, process.arch)
+if (problem) {
+  console.error(`[SERVER] ${problem}`)
   process.exit(1)
 }
+await import('./start.js')

@@ -3,6 +3,7 @@
 import type { Server } from 'node:http'
 import type { Config } from './config/index.js'
 import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
+import { describeFirstContact } from './db/errors.js'
 import { migrate } from './db/migrate.js'
 import { createPool } from './db/pools.js'
 import { createApp } from './app.js'
@@ -17,7 +18,11 @@ import { FirehoseService, LIVE_SETTINGS } from './services/firehose.js'
 import { IDENTITY_POOL_SIZE, IdentityService } from './services/identity.js'
 import { withIdentityNotices } from './services/identity-aware-sink.js'
 import { SystemMetrics } from './services/system-metrics.js'
+import { RateHistory, serviceRates } from './services/rate-history.js'
 import { ServiceLog } from './services/log.js'
+import { createRepoDeps } from './services/backfill/repo-deps.js'
+import { randomBytes } from 'node:crypto'
+import os from 'node:os'
 
 export type Skyfill = {
   url: string
@@ -38,7 +43,10 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     log(`[DB] embedded Postgres on 127.0.0.1:${config.embeddedPg.port}, data in ${config.embeddedPg.dataDir}`)
   }
   const adminPool = createPool(databaseUrl, 'admin', 1)
-  const applied = await migrate(adminPool)
+  const applied = await migrate(adminPool).catch(async (err: unknown) => {
+    await adminPool.end()
+    throw config.databaseUrl ? describeFirstContact('DATABASE_URL', config.databaseUrl, err) : err
+  })
   await adminPool.end()
   if (applied.length) log(`[DB] applied migrations: ${applied.join(', ')}`)
 
@@ -50,17 +58,18 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   // One set of record locks for every writer of this process (see indexer/write-locks.ts).
   const locks = new RecordLocks()
 
-  // One limiter for every request skyfill makes to other hosts: a PDS, a DID host or the PLC directory has one
-  // budget, whichever part asks.
-  const hosts = new PerHostLimiter({
-    defaults: { concurrency: config.backfill.repos.hostConcurrency, ratePerSecond: config.backfill.repos.hostRatePerSecond },
+  const repoConfig = config.backfill.repos
+  // One budget per host for every request this process makes: PDSes, DID documents, handles, the relay's listings.
+  const limiter = new PerHostLimiter({
+    defaults: { concurrency: repoConfig.hostConcurrency, ratePerSecond: repoConfig.hostRatePerSecond },
+    perHost: { [new URL(config.plcUrl).host]: { ratePerSecond: repoConfig.plcRatePerSecond } },
   })
   const identity = new IdentityService({
     pool: identityPool,
     plcUrl: config.plcUrl,
-    handleResolverUrl: config.backfill.repos.handleResolverUrl,
-    allowPrivate: config.backfill.repos.allowPrivateHosts,
-    limiter: hosts,
+    handleResolverUrl: repoConfig.handleResolverUrl,
+    allowPrivate: repoConfig.allowPrivateHosts,
+    limiter,
     log,
   })
   const identityChanged = (dids: readonly string[]) => identity.identityChanged(dids)
@@ -76,6 +85,15 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
     log: backfillLog,
+    repos: createRepoDeps({
+      config,
+      pool: backfillPool,
+      limiter,
+      locate: (did) => identity.resolve(did),
+      // This process among the instances sharing the database: who holds a repo job's lease.
+      owner: `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+      sink: new BatchWriter(backfillPool, 'repos', locks),
+    }),
     identity: () => identity.progress(),
   })
   const firehose = firehosePool
@@ -90,12 +108,21 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       })
     : null
 
-  const app = createApp({ apiPool, backfill, firehose, system, adminToken: config.adminToken })
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s))
-    s.on('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'EADDRINUSE' ? `port ${config.port} is already in use (set PORT)` : err.message)),
-    )
+  const rates = new RateHistory(serviceRates(backfill, firehose)).start()
+  const app = createApp({ apiPool, backfill, firehose, system, rates, adminToken: config.adminToken })
+  // Express 5 hands a listen error to this callback (and only there), not as a rejection or a throw.
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, (err?: NodeJS.ErrnoException) => {
+      if (!err) return resolve(s)
+      const what = err.code === 'EADDRINUSE' ? 'is already in use' : `cannot be listened on (${err.code ?? err.message})`
+      reject(new Error(`PORT ${config.port} on ${config.host} ${what}: stop what holds it, or set PORT to another port`))
+    })
+  }).catch(async (err: unknown) => {
+    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end()])
+    system.stop()
+    rates.stop()
+    await embedded?.stop()
+    throw err
   })
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
@@ -121,6 +148,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       await identity.stop()
       await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end()])
       system.stop()
+      rates.stop()
       await embedded?.stop()
     },
   }

@@ -46,11 +46,6 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   return diff >= 0 ? `${duration(diff)} ago` : `in ${duration(-diff)}`
 }
 
-/** Hours between two times, for "the source holds 41.5 hours". */
-export function hoursBetween(fromIso: string, toMs: number): number {
-  return (toMs - Date.parse(fromIso)) / 3_600_000
-}
-
 export function mb(value: number | null | undefined): string {
   return typeof value === 'number' && Number.isFinite(value) ? `${integer.format(value)} MB` : DASH
 }

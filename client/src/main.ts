@@ -11,6 +11,7 @@ const chart = new RateChart(field<SVGSVGElement>('rate-chart'), {
   max: field('chart-max'),
   now: field('chart-now'),
   peak: field('chart-peak'),
+  axis: field('chart-axis'),
 })
 const stats = new StatsPanel()
 const admin = new AdminControls()
@@ -25,11 +26,14 @@ const live = new LiveConnection('api/live', {
       console.error(err)
       field('connection-detail').textContent = `could not show an update: ${err instanceof Error ? err.message : String(err)}`
     }
-    const firehoseRate = 'eventsPerSecond' in payload.firehose ? payload.firehose.eventsPerSecond : 0
-    chart.push({ at: Date.parse(payload.at), backfill: payload.backfill.eventsPerSecond, firehose: firehoseRate })
+    chart.push({
+      at: Date.parse(payload.at),
+      backfill: payload.backfill.eventsPerSecond,
+      firehose: payload.firehose.eventsPerSecond,
+      repos: payload.backfill.repos?.recordsPerSecond ?? 0,
+    })
     admin.update(payload.backfill)
-    const firehoseProcessed = 'processed' in payload.firehose ? payload.firehose.processed : 0
-    stats.maybeRefresh(payload.backfill.counts.processed + firehoseProcessed)
+    stats.maybeRefresh(payload.backfill.counts.processed + payload.firehose.processed + (payload.backfill.repos?.recordsWritten ?? 0))
     document.body.classList.add('has-data')
   },
   onHistory(points) {

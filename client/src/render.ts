@@ -1,7 +1,10 @@
 // Puts one LivePayload on the page. Text only through textContent (see dom.ts).
 import type { BackfillProgress, BackfillState, LivePayload, LogLine } from './types.js'
-import { DASH, ago, count, decimal, duration, hoursBetween, mb, ms, percent, utc } from './format.js'
+import { DASH, ago, count, decimal, duration, mb, ms, percent, utc } from './format.js'
+import { formatSpan, plural } from '../../server/services/format.js'
 import { el, field, setBar, setLevel, setText } from './dom.js'
+import { renderRepos } from './repos.js'
+import { renderSources } from './source.js'
 
 const STATE_TEXT: Record<BackfillState, string> = {
   off: 'Backfill is off: BACKFILL_DAYS is unset or 0. The live firehose indexes new events only.',
@@ -50,20 +53,21 @@ export function windowNote(p: BackfillProgress, now = Date.now()): string {
     if (p.state === 'locating' || p.state === 'idle') return 'Not located yet.'
     return p.head !== null ? 'The source holds no history before the head: nothing to backfill.' : ''
   }
-  const held = hoursBetween(availableFrom.time, p.startedAt ? Date.parse(p.startedAt) : now)
-  const heldText = held >= 48 ? `${(held / 24).toFixed(1)} days` : `${held.toFixed(1)} hours`
+  const heldText = formatSpan((p.startedAt ? Date.parse(p.startedAt) : now) - Date.parse(availableFrom.time))
   if (days === null) return `Everything the source holds: ${heldText} of history.`
   if (requestedFrom && Date.parse(availableFrom.time) > Date.parse(requestedFrom)) {
-    return `The source holds less than asked: ${days} day${days === 1 ? '' : 's'} asked, only ${heldText} available. ` +
-      'Relays keep about 72 hours of replay; older history would need a full-repo sync.'
+    return `The source holds less than asked: ${plural(days, 'day')} asked, only ${heldText} available. ` +
+      (p.repos ? 'The rest is fetched from the repositories (below).' : 'Relays keep about 72 hours of replay.')
   }
-  return `The full ${days} day${days === 1 ? '' : 's'} asked are available (the source holds ${heldText}).`
+  return `The full ${plural(days, 'day')} asked are available (the source holds ${heldText}).`
 }
 
 export function render(payload: LivePayload): void {
   renderBackfill(payload.backfill)
+  renderRepos(payload.backfill)
   renderResources(payload)
   renderFirehose(payload)
+  renderSources(payload)
   renderLogs(payload.backfill.logs)
   setText('updated-at', utc(payload.at))
 }
@@ -85,7 +89,7 @@ function renderBackfill(p: BackfillProgress): void {
   setText('remaining', p.cursor !== null && p.head !== null ? count(Math.max(0, p.head - p.cursor)) : DASH)
   setText('relay', p.relay)
 
-  setText('window-days', p.window.days === null ? (p.state === 'off' ? 'off' : 'all the source holds') : `${p.window.days} day${p.window.days === 1 ? '' : 's'}`)
+  setText('window-days', p.window.days === null ? (p.state === 'off' ? 'off' : 'all the source holds') : plural(p.window.days, 'day'))
   setText('window-requested', p.window.requestedFrom ? utc(p.window.requestedFrom) : DASH)
   setText(
     'window-available',
@@ -149,9 +153,11 @@ function renderResources({ backfill: p, system: s }: LivePayload): void {
 }
 
 function renderFirehose({ firehose: f }: LivePayload): void {
-  const state = field('firehose-state')
-  state.textContent = f.state
-  state.dataset.state = f.state
+  for (const name of ['firehose-state', 'header-firehose-state']) {
+    const state = field(name)
+    state.textContent = f.state
+    state.dataset.state = f.state
+  }
   const on = 'cursor' in f
   setText('firehose-cursor', on ? count(f.cursor) : DASH)
   setText('firehose-rate', on ? `${decimal(f.eventsPerSecond)} evt/s` : DASH)

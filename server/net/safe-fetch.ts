@@ -164,7 +164,7 @@ async function openHop(url: URL, opts: SafeFetchOptions): Promise<Hop> {
   if (signal?.aborted) throw new FetchError('aborted', shown, 'aborted before the request started')
   let permit: HostPermit | undefined
   try {
-    permit = await opts.limiter?.acquire(url.hostname, signal)
+    permit = await opts.limiter?.acquire(url.host, signal)
   } catch (err) {
     if (signal?.aborted) throw new FetchError('aborted', shown, 'aborted while waiting for a permit for the host')
     throw err

@@ -6,6 +6,7 @@
 // whose holder died is claimable again once its lease has run out; a done job is never claimed again until reset.
 // A holder whose lease ran out keeps it until someone else claims the job: its markDone still succeeds until then.
 import type pg from 'pg'
+import type { Transaction } from '../pipeline/sink.js'
 import {
   DEFAULT_RETRY_POLICY,
   JOB_STATES,
@@ -54,7 +55,8 @@ export type RepoRow = {
   status: RepoJobStatus
 }
 
-export type DoneInfo = { rev: string; dataCid: string; records: number; host: string }
+/** `dataCid` is null when the PDS said nothing changed since the window's start (an empty `since` diff). */
+export type DoneInfo = { rev: string; dataCid: string | null; records: number; host: string }
 
 export type FailureView = { did: string; host: string | null; reason: string; attempts: number; nextTryAt: Date | null }
 
@@ -62,7 +64,8 @@ export type HostCounts = { host: string | null; pending: number; fetching: numbe
 
 export type JobCounts = Record<JobState, number> & { total: number }
 
-type Queryable = pg.Pool | pg.PoolClient
+/** The pool, or the writer's transaction (a CommitStep's `tx`), so done commits with the repository's rows. */
+type Queryable = Pick<pg.Pool, 'query'> | Transaction
 
 export interface RepoJobStore {
   /** Adds repositories not seen before; never resets a known one. Returns how many were new. */
@@ -79,10 +82,17 @@ export interface RepoJobStore {
   release(owner: string): Promise<number>
   /** Fetch `did` again (only what changed after `since`; null: all), whatever its state; adds it if unknown. */
   reset(did: string, since: string | null): Promise<void>
+  /**
+   * A new backfill run (another window): every known repository is to be fetched again, since `since`. Jobs held
+   * by a live instance are left to finish. Returns how many were reset.
+   */
+  restartAll(since: string | null): Promise<number>
   /** Gives every job that ran out of attempts (or failed for good) another round. Returns how many. */
   retryFailed(): Promise<number>
   get(did: string): Promise<RepoRow | null>
   counts(): Promise<JobCounts>
+  /** Failed jobs that will be tried again (their next try is set, not given up on). */
+  retryingCount(): Promise<number>
   recentFailures(limit: number): Promise<FailureView[]>
   hosts(): Promise<HostCounts[]>
 }
@@ -330,6 +340,23 @@ export class PgRepoJobStore implements RepoJobStore {
       counts.total += Number(r.n)
     }
     return counts
+  }
+
+  async restartAll(since: string | null): Promise<number> {
+    const res = await this.pool.query(
+      `UPDATE repos SET state = 'pending', since = $1, attempts = 0, next_try_at = now(), reason = NULL,
+         lease_owner = NULL, lease_until = NULL, updated_at = now()
+       WHERE (${from('pending')} OR state = 'pending') AND NOT (state = 'fetching' AND lease_until > now())`,
+      [since],
+    )
+    return res.rowCount ?? 0
+  }
+
+  async retryingCount(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM repos WHERE state = 'failed' AND next_try_at <> 'infinity'`,
+    )
+    return Number(rows[0]!.n)
   }
 
   async recentFailures(limit: number): Promise<FailureView[]> {

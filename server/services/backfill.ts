@@ -16,7 +16,13 @@ import type { BatchSink } from '../pipeline/sink.js'
 import { sourceEventLine, type SourceEvent } from '../pipeline/source.js'
 import type { Throttle } from '../pipeline/throttle.js'
 import { MemoryWatchdog, rssMb } from '../pipeline/watchdog.js'
-import { configLines, progressLine } from './backfill/log-lines.js'
+import { RetryingWriter } from '../pipeline/write-retry.js'
+import type { PerHostLimiter } from '../net/host-limiter.js'
+import type { RepoJobStore } from '../repos/job-store.js'
+import type { ListingSource, RepoLister } from '../repos/repo-lister.js'
+import type { RepoFetcher } from '../repos/repo-fetcher.js'
+import { configLines, progressLine, repoProgressLine } from './backfill/log-lines.js'
+import { RepoPart } from './backfill/repo-part.js'
 import { planWindowUntilReachable } from './backfill/plan-window.js'
 import { backfillProgress, type BackfillProgress, type RunState } from './backfill/progress.js'
 import type { IdentityProgress } from './identity.js'
@@ -25,6 +31,24 @@ import { sameRun, type RunMeta } from './backfill/run-state.js'
 import { ServiceLog } from './log.js'
 
 export type { BackfillProgress, BackfillState } from './backfill/progress.js'
+
+/** What the repository part needs: the job table, the listings, the fetcher and the hosts' limits. */
+export type RepoDeps = {
+  store: RepoJobStore
+  /** Where repository records are written (rejects say 'repos'), on the backfill's pool. */
+  sink: BatchSink
+  /** A lister for one run: every job it enqueues fetches what changed after `since` (null: all). */
+  lister: (since: string | null) => RepoLister
+  sources: ListingSource[]
+  only: string[] | null
+  resolveHandle: (handle: string) => Promise<string | null>
+  fetcher: RepoFetcher
+  limiter: PerHostLimiter
+  concurrency: number
+  /** This instance, as a lease holder. */
+  owner: string
+  leaseMs: number
+}
 
 export type BackfillDeps = {
   config: BackfillConfig
@@ -35,6 +59,8 @@ export type BackfillDeps = {
   sink: BatchSink
   /** The replay's cursor and run; the writer advances the seq inside its batch transactions. */
   cursors: CursorStore<RunMeta>
+  /** Null: repositories are never fetched (only replay). */
+  repos: RepoDeps | null
   decoder: FrameDecoder
   throttle: Throttle
   log?: ServiceLog
@@ -50,7 +76,9 @@ export class BackfillService {
   private state: RunState
   private meta: RunMeta | null = null
   private consumer: Consumer | null = null
+  private repoPart: RepoPart | null = null
   private readonly gate = new IntakeGate()
+  private readonly watchdog: MemoryWatchdog
   private readonly semaphore: Semaphore
   private error: string | null = null
   private sourceError: string | null = null
@@ -59,6 +87,7 @@ export class BackfillService {
   private progressTimer: NodeJS.Timeout | null = null
   private lastLoggedCursor: number | null | undefined = undefined
   private lastMemoryLogAt = 0
+  private lastRepoLine: string | null = null
   private announceHead!: (seq: number | null) => void
   /** The head this run replays up to, once known (null when off, failed or stopped): where the live firehose takes over. */
   readonly headSeq: Promise<number | null> = new Promise((resolve) => {
@@ -69,6 +98,7 @@ export class BackfillService {
     this.log = deps.log ?? new ServiceLog('[BACKFILL]')
     this.state = deps.config.window === null ? 'off' : 'idle'
     this.semaphore = new Semaphore(() => deps.throttle.current().maxConcurrent)
+    this.watchdog = new MemoryWatchdog({ limitMb: () => deps.throttle.current().maxMemoryMb, log: this.log.write, gate: this.gate })
     if (this.state === 'off') this.announceHead(null)
   }
 
@@ -88,6 +118,7 @@ export class BackfillService {
   /** Ends the run promptly, whatever it is doing; batches already being written are finished first. */
   async stop(): Promise<void> {
     this.stopSignal.abort()
+    this.repoPart?.stop()
     await this.consumer?.stop()
     await this.running
     this.announceHead(null)
@@ -133,6 +164,7 @@ export class BackfillService {
       memory: { rssMb: Math.round(mem.rss / 1048576), heapUsedMb: Math.round(mem.heapUsed / 1048576) },
       error: this.error ?? (this.state === 'locating' ? this.sourceError : null),
       logs: this.log.recent(),
+      repos: this.repoPart?.progress() ?? null,
       identity: this.deps.identity?.() ?? null,
     })
   }
@@ -179,16 +211,26 @@ export class BackfillService {
         this.meta = located
         cursor = located.startCursor
         await store.reset(cursor, located)
+        if (located.repos && this.deps.repos) {
+          // Another run (window): every known repository is to be fetched again for it, and listed afresh.
+          await this.deps.repos.store.restartAll(located.repos.since)
+          await this.deps.repos.lister(located.repos.since).resetListings()
+        }
       }
       this.announceHead(this.meta.headSeq)
       if (this.stopping) {
         this.state = 'idle'
         return
       }
-      const end = await this.replay(cursor, this.meta)
-      if (end === 'complete') {
+      const meta = this.meta
+      const [end, reposEnd] = await Promise.all([this.replay(cursor, meta), this.fetchRepos(meta)])
+      if (end === 'complete' && reposEnd !== 'stopped') {
+        this.state = 'complete'
         this.meta = { ...this.meta, state: 'complete', completedAt: new Date().toISOString() }
         await store.saveMeta(this.meta)
+      } else if ((this.state as RunState) === 'running') {
+        // replay() set it while the frames flowed; the run ended without completing (stopped, or the repos part).
+        this.state = 'idle'
       }
     } catch (err) {
       this.state = 'failed'
@@ -198,6 +240,54 @@ export class BackfillService {
       this.announceHead(null)
       this.stopProgressTimer()
     }
+  }
+
+  /** The repository part of the run, when the window needs it; 'skipped' when it does not. */
+  private async fetchRepos(meta: RunMeta): Promise<'complete' | 'stopped' | 'skipped'> {
+    const repos = this.deps.repos
+    if (!meta.repos || !repos) {
+      if (meta.repos && !repos) this.log.write('Repos: this run asks for repositories, but none can be fetched here; replay only')
+      return 'skipped'
+    }
+    const since = meta.repos.since
+    const part = new RepoPart({
+      store: repos.store,
+      lister: repos.lister(since),
+      sources: repos.sources,
+      only: repos.only,
+      resolveHandle: repos.resolveHandle,
+      since,
+      limiter: repos.limiter,
+      log: this.log.write,
+      signal: this.stopSignal.signal,
+      workers: {
+        owner: repos.owner,
+        store: repos.store,
+        fetch: (did, jobSince, signal) => repos.fetcher.fetch(did, jobSince, signal),
+        writer: new RetryingWriter(repos.sink, this.gate, this.log.write, this.stopSignal.signal),
+        gate: this.gate,
+        semaphore: this.semaphore,
+        throttle: this.deps.throttle,
+        watchdog: this.watchdog,
+        concurrency: repos.concurrency,
+        leaseMs: repos.leaseMs,
+        onOutcome: () => {},
+        log: this.log.write,
+      },
+    })
+    this.repoPart = part
+    this.log.write(
+      `Repos: fetching ${since === null ? 'every record of each repository' : `what changed since rev ${since}`}` +
+        ` from ${repos.only ? 'the repositories in BACKFILL_REPOS' : repos.sources.map((s) => s.name).join(', ')}`,
+    )
+    this.startProgressTimer()
+    const end = await part.run()
+    this.logRepoProgress()
+    if (end === 'complete') {
+      const j = part.progress().jobs
+      this.log.write(`Repos complete: ${j.done} fetched, ${j.unavailable} unavailable, ${j.failed} failed; ${part.workers.records} records written`)
+    }
+    return end
   }
 
   private async replay(cursor: number | null, meta: RunMeta): Promise<RunState> {
@@ -210,7 +300,7 @@ export class BackfillService {
       throttle,
       semaphore: this.semaphore,
       gate: this.gate,
-      watchdog: new MemoryWatchdog({ limitMb: () => throttle.current().maxMemoryMb, log: this.log.write, gate: this.gate }),
+      watchdog: this.watchdog,
       startCursor: cursor,
       stopAtSeq: meta.headSeq,
       flushAfterMs: 1000,
@@ -226,20 +316,20 @@ export class BackfillService {
     this.logProgress(true)
     const p = consumer.pipeline
     if (end.kind === 'complete') {
-      this.state = 'complete'
       const c = p.counts
       this.log.write(
         `Complete: reached head seq ${meta.headSeq}; ${c.processed} events written, ${c.invalid} rejected, ${c.skipped} skipped`,
       )
     } else if (end.kind === 'failed') {
       this.state = 'failed'
+      this.repoPart?.stop()
       this.error = end.error
       this.log.write(`Failed: ${end.error}`)
     } else {
       this.state = 'idle'
       this.log.write(`Stopped at cursor ${p.committedSeq}; a restart resumes there`)
     }
-    return this.state
+    return end.kind === 'complete' ? 'complete' : this.state
   }
 
   private onSourceEvent(e: SourceEvent): void {
@@ -259,8 +349,19 @@ export class BackfillService {
     this.progressTimer = null
   }
 
+  /** The repos' line, when it says something new (no line every few seconds that repeats the last). */
+  private logRepoProgress(): void {
+    const repos = this.repoPart?.progress()
+    if (!repos) return
+    const line = repoProgressLine(repos)
+    if (line === this.lastRepoLine) return
+    this.lastRepoLine = line
+    this.log.write(line)
+  }
+
   private logProgress(final: boolean): void {
     const p = this.getProgress()
+    this.logRepoProgress()
     if (!final && this.lastLoggedCursor === p.cursor) return
     this.lastLoggedCursor = p.cursor
     this.log.write(progressLine(p))

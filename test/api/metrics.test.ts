@@ -34,6 +34,7 @@ function progress(overrides: Partial<BackfillProgress> = {}): BackfillProgress {
     head: 2000,
     start: 1000,
     percent: 50,
+    replayPercent: 50,
     counts: { received: 600, processed: 500, skipped: 40, invalid: 7, upserted: 450, deleted: 3, unindexed: 12 },
     eventsPerSecond: 250.5,
     etaSeconds: 2,
@@ -41,6 +42,7 @@ function progress(overrides: Partial<BackfillProgress> = {}): BackfillProgress {
     db: { inUse: 3, limit: 4, highWater: 4, poolSize: 5, poolTotal: 4, poolWaiting: 1, down: false },
     throttle: { profile: 'background', describe: '', batchSize: 500, batchDelayMs: 0, useIdle: false, budget: null },
     source: { state: 'connected', error: null, bufferedFrames: 0, bufferedBytes: 0, paused: false },
+    repos: null,
     pausedBy: [],
     gaps: [],
     startedAt: null,
@@ -61,6 +63,8 @@ describe('GET /metrics from a running skyfill', () => {
     expect(value(text, 'skyfill_backfill_state{state="off"}')).toBe(1)
     expect(value(text, 'skyfill_backfill_state{state="running"}')).toBe(0)
     expect(value(text, 'skyfill_backfill_cursor')).toBeNaN()
+    expect(text.split('\n')).toContain('skyfill_backfill_cursor NaN')
+    expect(text).not.toMatch(/ Nan$/m)
     expect(value(text, 'skyfill_firehose_state{state="off"}')).toBe(1)
     expect(value(text, 'skyfill_firehose_cursor')).toBeNaN()
     expect(value(text, 'skyfill_db_pool_max{pool="api"}')).toBe(10)
@@ -171,6 +175,37 @@ describe('GET /metrics values', () => {
     try {
       text = await (await fetch(url)).text()
       expect(states.map((state) => value(text, `skyfill_identity_actors{state="${state}"}`))).toEqual([NaN, NaN, NaN, NaN])
+    } finally {
+      current = progress()
+    }
+  })
+
+  it('reports the repository part: jobs by state, retrying, records/s, parked hosts (all 0 when the run fetches none)', async () => {
+    expect(value(await (await fetch(url)).text(), 'skyfill_backfill_repos{state="done"}')).toBe(0)
+    current = progress({
+      repos: {
+        jobs: { pending: 4, fetching: 1, done: 7, failed: 2, unavailable: 1, total: 15 },
+        retrying: 1,
+        listing: { done: true, sources: ['relay'], errors: [] },
+        recordsWritten: 900,
+        recordsPerSecond: 120.5,
+        reposPerSecond: 0.5,
+        etaSeconds: 12,
+        percent: 53.3,
+        hosts: [],
+        parkedHosts: 2,
+        recentFailures: [],
+      },
+    })
+    try {
+      const text = await (await fetch(url)).text()
+      expect(value(text, 'skyfill_backfill_repos{state="pending"}')).toBe(4)
+      expect(value(text, 'skyfill_backfill_repos{state="done"}')).toBe(7)
+      expect(value(text, 'skyfill_backfill_repos{state="unavailable"}')).toBe(1)
+      expect(value(text, 'skyfill_backfill_repos_retrying')).toBe(1)
+      expect(value(text, 'skyfill_backfill_repo_records_per_second')).toBe(120.5)
+      expect(value(text, 'skyfill_backfill_repos_eta_seconds')).toBe(12)
+      expect(value(text, 'skyfill_backfill_parked_hosts')).toBe(2)
     } finally {
       current = progress()
     }

@@ -4,7 +4,7 @@ import type { Server } from 'node:http'
 import express from 'express'
 import { requireAdmin } from '../../server/api/admin-auth.js'
 import { dashboardRoutes } from '../../server/api/dashboard.js'
-import { liveRoutes, type LiveHub, type LiveOptions, type LivePayload } from '../../server/api/live.js'
+import { liveRoutes, type FirehoseStatus, type LiveHub, type LiveOptions, type LivePayload } from '../../server/api/live.js'
 import type { Stats } from '../../server/api/stats.js'
 import type { BackfillProgress } from '../../server/services/backfill.js'
 import { FIREHOSE_OFF } from '../../server/services/firehose.js'
@@ -23,6 +23,7 @@ export function progressFixture(overrides: Partial<BackfillProgress> = {}): Back
     head: 11000,
     start: 1000,
     percent: 25,
+    replayPercent: 25,
     counts: { received: 2600, processed: 2500, skipped: 40, invalid: 3, upserted: 2300, deleted: 12, unindexed: 5 },
     eventsPerSecond: 812.4,
     etaSeconds: 9,
@@ -30,6 +31,7 @@ export function progressFixture(overrides: Partial<BackfillProgress> = {}): Back
     db: { inUse: 2, limit: 4, highWater: 4, poolSize: 5, poolTotal: 4, poolWaiting: 0, down: false },
     throttle: { profile: 'background', describe: 'background', batchSize: 500, batchDelayMs: 0, useIdle: true, budget: null },
     source: { state: 'connected', error: null, bufferedFrames: 0, bufferedBytes: 0, paused: false },
+    repos: null,
     pausedBy: [],
     gaps: [],
     startedAt: iso(60_000),
@@ -73,6 +75,7 @@ export type FakeServer = {
   /** What the next tick sends; mutate or replace it between assertions. */
   progress: BackfillProgress
   system: SystemSample
+  firehose: FirehoseStatus
   stats: unknown
   statsStatus: number
   adminToken: string | null
@@ -88,6 +91,7 @@ export async function startFakeServer(options: { live?: LiveOptions; distDir?: s
   const state = {
     progress: progressFixture(),
     system: systemFixture(),
+    firehose: FIREHOSE_OFF as FirehoseStatus,
     stats: statsFixture() as unknown,
     statsStatus: 200,
     adminToken: 'fixture-admin-token-0123456789' as string | null,
@@ -97,7 +101,7 @@ export async function startFakeServer(options: { live?: LiveOptions; distDir?: s
     at: new Date().toISOString(),
     backfill: state.progress,
     system: { ...state.system, at: Date.now() },
-    firehose: FIREHOSE_OFF,
+    firehose: state.firehose,
   })
   const live = liveRoutes(source, { intervalMs: 250, ...options.live })
   app.use(live)

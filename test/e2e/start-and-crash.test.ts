@@ -89,9 +89,14 @@ describe('starting as a user does', () => {
       BACKFILL_DAYS: '7',
       BACKFILL_BATCH_DELAY_MS: '50',
       FIREHOSE_ENABLED: 'false',
+      // The repositories of the window's older part are fetched from the PDS its DID documents name.
+      PLC_URL: pds.plcUrl,
+      HANDLE_RESOLVER_URL: pds.url,
+      ALLOW_PRIVATE_HOSTS: 'true',
     })
     try {
       await server.waitForLine(/\[BACKFILL\] Complete: reached head seq \d+/, 90_000)
+      await server.waitForLine(/\[BACKFILL\] Repos complete/, 90_000)
       const backfill = server.lines.filter((l) => l.startsWith('[BACKFILL]'))
       const expected = [
         /^\[BACKFILL\] Resource throttling config:$/,
@@ -99,11 +104,13 @@ describe('starting as a user does', () => {
         /^\[BACKFILL\] {3}batch size: 5 events, delay between batches: 50 ms$/,
         /^\[BACKFILL\] {3}max concurrent DB operations: 2 \(pool 2\)$/,
         /^\[BACKFILL\] {3}memory limit: 512 MB RSS/,
-        /^\[BACKFILL\] Window: 7 days asked \(from .*\), but the source holds [\d.]+ hours of history \(from .*, seq 1\) up to head seq \d+; backfilling all of it\. Relays keep only about 72 hours of replay/,
+        /^\[BACKFILL\] Window: 7 days asked \(from .*\), but the source holds [\d.]+ (seconds|minutes|hours) of history \(from .*, seq 1\) up to head seq \d+; replaying all of it, and fetching from the repositories what changed since/,
         /^\[BACKFILL\] Replaying from cursor 0 to head \d+$/,
         /^\[BACKFILL\] Progress: 100\.0% cursor (\d+)\/\1, \d+ events written, 0 rejected \(\d+ evt\/s/,
         /^\[BACKFILL\] Memory: \d+ MB \/ 512 MB limit$/,
         /^\[BACKFILL\] Complete: reached head seq \d+; \d+ events written, 0 rejected, \d+ skipped$/,
+        /^\[BACKFILL\] Repos: fetching what changed since rev \w+ from relay$/,
+        /^\[BACKFILL\] Repos complete: \d+ fetched, 0 unavailable, 0 failed; \d+ records written$/,
       ]
       for (const pattern of expected) expect(backfill.some((l) => pattern.test(l)), String(pattern)).toBe(true)
     } finally {

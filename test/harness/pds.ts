@@ -134,6 +134,9 @@ export async function startPds(options: StartPdsOptions = {}): Promise<PdsHandle
     cwd: REPO_ROOT,
     env: childEnv(childOpts, log),
     stdio: ['pipe', 'pipe', 'pipe'],
+    // A process group of its own: a terminal's Ctrl-C (`npm run demo`) reaches only the parent, which stops what
+    // reads from the PDS first and the PDS last. The orphan guard (stdin) still ends it if the parent dies.
+    detached: true,
   })
   const entry: Live = { child, dataDir }
   live.add(entry)

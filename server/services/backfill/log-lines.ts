@@ -2,7 +2,9 @@
 // line. Pure, so their wording is tested and kept in one place.
 import { THROTTLE_VARS, type BackfillConfig } from '../../config/index.js'
 import type { ThrottleSettings } from '../../config/profiles.js'
+import { plural } from '../format.js'
 import type { BackfillProgress } from './progress.js'
+import type { RepoProgress } from './repo-part.js'
 
 export function formatDuration(seconds: number): string {
   if (seconds < 60) return `${seconds}s`
@@ -14,7 +16,7 @@ export function describeWindow(window: BackfillConfig['window']): string {
   if (window === null) return 'off'
   if (window.kind === 'held') return 'everything the source holds'
   if (window.kind === 'all') return 'every record of every repository, and everything the source holds'
-  return `${window.days} ${window.days === 1 ? 'day' : 'days'}`
+  return plural(window.days, 'day')
 }
 
 export function configLines(config: BackfillConfig, settings: ThrottleSettings, described: string, relay: string): string[] {
@@ -33,6 +35,18 @@ export function configLines(config: BackfillConfig, settings: ThrottleSettings, 
 
 export function progressLine(p: BackfillProgress): string {
   const eta = p.etaSeconds === null ? '' : `, ETA ${formatDuration(p.etaSeconds)}`
-  const pct = p.percent === null ? '' : `${p.percent.toFixed(1)}% `
+  const pct = p.replayPercent === null ? '' : `${p.replayPercent.toFixed(1)}% `
   return `Progress: ${pct}cursor ${p.cursor}/${p.head}, ${p.counts.processed} events written, ${p.counts.invalid} rejected (${Math.round(p.eventsPerSecond)} evt/s${eta})`
+}
+
+export function repoProgressLine(r: RepoProgress): string {
+  const j = r.jobs
+  const eta = r.etaSeconds === null ? '' : `, ETA ${formatDuration(r.etaSeconds)}`
+  const parked = r.parkedHosts ? `; ${r.parkedHosts} ${r.parkedHosts === 1 ? 'host' : 'hosts'} parked` : ''
+  const listing = r.listing.done ? '' : '; still listing'
+  return (
+    `Repos: ${j.done + j.unavailable}/${j.total} finished${r.percent === null ? '' : ` (${r.percent.toFixed(1)}%)`}: ` +
+    `${j.done} fetched, ${j.unavailable} unavailable, ${j.fetching} fetching, ${j.pending} pending, ${j.failed} failed` +
+    `${r.retrying ? ` (${r.retrying} to retry)` : ''}; ${r.recordsWritten} records (${Math.round(r.recordsPerSecond)} records/s${eta})${parked}${listing}`
+  )
 }

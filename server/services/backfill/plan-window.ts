@@ -5,6 +5,7 @@ import { TID } from '@atproto/common'
 import type { BackfillWindow } from '../../config/index.js'
 import type { FrameDecoder } from '../../pipeline/decoder/types.js'
 import { backoffMs } from '../../lib/backoff.js'
+import { formatSpan, plural } from '../format.js'
 import { abortableSleep } from '../../lib/sleep.js'
 import { findCursorAt, findHead, findOldest } from './locate.js'
 import { ProbeAborted, SourceUnreachable, createProbe } from './probe.js'
@@ -67,8 +68,7 @@ export async function planWindow(opts: WindowPlanOptions): Promise<RunMeta> {
     opts.log(`The source holds no events yet (head ${head})${fromRepos}`)
     return { ...base, startCursor: head, repos: base.repos ?? sinceCutoff }
   }
-  const heldHours = (startedAt.getTime() - Date.parse(oldest.time)) / 3_600_000
-  const held = `the source holds ${heldHours.toFixed(1)} hours of history (from ${oldest.time}, seq ${oldest.seq}) up to head seq ${head}`
+  const held = `the source holds ${formatSpan(startedAt.getTime() - Date.parse(oldest.time))} of history (from ${oldest.time}, seq ${oldest.seq}) up to head seq ${head}`
   if (window.kind === 'held') {
     opts.log(`Window: everything the source holds: ${held}`)
     return { ...base, startCursor: oldest.seq - 1 }
@@ -79,13 +79,13 @@ export async function planWindow(opts: WindowPlanOptions): Promise<RunMeta> {
   }
   if (Date.parse(oldest.time) >= cutoff!.getTime()) {
     opts.log(
-      `Window: ${window.days} days asked (from ${cutoff!.toISOString()}), but ${held}; replaying all of it, ` +
+      `Window: ${plural(window.days, 'day')} asked (from ${cutoff!.toISOString()}), but ${held}; replaying all of it, ` +
         `and fetching from the repositories what changed since ${cutoff!.toISOString()} (rev ${sinceCutoff!.since})`,
     )
     return { ...base, startCursor: oldest.seq - 1, repos: sinceCutoff }
   }
   const startCursor = await findCursorAt(probe, cutoff!, oldest, head)
-  opts.log(`Window: ${window.days} days from ${cutoff!.toISOString()} starts after seq ${startCursor}; ${held}`)
+  opts.log(`Window: ${plural(window.days, 'day')} from ${cutoff!.toISOString()} starts after seq ${startCursor}; ${held}`)
   return { ...base, startCursor }
 }
 

@@ -7,6 +7,7 @@ import type { ThrottleSettings } from '../../config/profiles.js'
 import type { IdentityProgress } from '../identity.js'
 import type { LogLine } from '../log.js'
 import type { SourceConnection } from '../source-connection.js'
+import type { RepoProgress } from './repo-part.js'
 import type { RunMeta } from './run-state.js'
 
 /** The run's own state; `paused` and `throttled` are derived from the gate and the throttle (see `shownState`). */
@@ -20,8 +21,10 @@ export type BackfillProgress = {
   cursor: number | null
   head: number | null
   start: number | null
-  /** 0–100: the cursor's position between start and head. */
+  /** 0–100 over the whole run: the replay's and, when repositories are fetched, their mean with the repos' percent. */
   percent: number | null
+  /** 0–100: the replay cursor's position between start and head. */
+  replayPercent: number | null
   counts: PipelineCounts
   eventsPerSecond: number
   etaSeconds: number | null
@@ -43,6 +46,8 @@ export type BackfillProgress = {
   completedAt: string | null
   error: string | null
   logs: LogLine[]
+  /** The repository part of the run; null when this run fetches none. */
+  repos: RepoProgress | null
   /** Every actor's identity (verified handles, PDSes), whichever part met it; null when no identity service runs. */
   identity: IdentityProgress | null
 }
@@ -73,6 +78,7 @@ export type ProgressInput = {
   memory: { rssMb: number; heapUsedMb: number }
   error: string | null
   logs: LogLine[]
+  repos: RepoProgress | null
   identity: IdentityProgress | null
 }
 
@@ -98,7 +104,13 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
         : null
   const rate = pipeline?.eventsPerSecond ?? 0
   // The rate is in frames; seqs are frames too, so the distance left is head − cursor frames.
-  const eta = rate > 0 && cursor !== null && head !== null && state !== 'complete' ? Math.round((head - cursor) / rate) : null
+  const replayEta = rate > 0 && cursor !== null && head !== null && state !== 'complete' ? Math.round((head - cursor) / rate) : null
+  const replayPercent = percent === null ? null : Math.round(percent * 10) / 10
+  const repos = input.repos
+  const overall =
+    state === 'complete' ? 100 : repos && replayPercent !== null && repos.percent !== null ? Math.round(((replayPercent + repos.percent) / 2) * 10) / 10 : replayPercent
+  // The run ends when its slower part does.
+  const eta = repos && state !== 'complete' ? (replayEta === null && cursor !== head ? null : Math.max(replayEta ?? 0, repos.etaSeconds ?? 0) || repos.etaSeconds) : replayEta
   return {
     state: shownState(state, input.closedBy, settings),
     relay: input.relay,
@@ -110,7 +122,8 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
     cursor,
     head,
     start,
-    percent: percent === null ? null : Math.round(percent * 10) / 10,
+    percent: overall,
+    replayPercent,
     counts: pipeline ? { ...pipeline.counts } : { ...EMPTY_COUNTS },
     eventsPerSecond: Math.round(rate * 10) / 10,
     etaSeconds: eta,
@@ -139,6 +152,7 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
     completedAt: meta?.completedAt ?? null,
     error: input.error,
     logs: input.logs,
+    repos,
     identity: input.identity,
   }
 }

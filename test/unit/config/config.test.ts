@@ -95,6 +95,8 @@ describe('the repository part of the configuration', () => {
 
   it('checks the host limits, the CAR cap and the private-host switch', () => {
     expect(parseConfig({ BACKFILL_HOST_RATE: '0.5' }).backfill.repos.hostRatePerSecond).toBe(0.5)
+    expect(parseConfig({ BACKFILL_HOST_RATE: '0.5' }).backfill.repos.plcRatePerSecond).toBe(0.5)
+    expect(parseConfig({ BACKFILL_PLC_RATE: '50' }).backfill.repos.plcRatePerSecond).toBe(50)
     expect(() => parseConfig({ BACKFILL_HOST_RATE: 'fast' })).toThrow('BACKFILL_HOST_RATE must be a number from 0.01 to 1000, got "fast"')
     expect(() => parseConfig({ BACKFILL_HOST_CONCURRENCY: '0' })).toThrow(/^BACKFILL_HOST_CONCURRENCY must be an integer from 1 to 64/)
     expect(parseConfig({ BACKFILL_MAX_CAR_MB: '10' }).backfill.repos.maxCarBytes).toBe(10 * 1024 * 1024)

@@ -1,0 +1,191 @@
+// The repo workers: claim a repository job, fetch it (repo-fetcher.ts), walk its records and write them through the
+// same sink as the replay, under the same gate, semaphore, throttle and memory watchdog, so a `background` repo
+// backfill is as gentle as a `background` replay. Records go out in chunks of the throttle's batch size; the last
+// chunk's transaction also marks the job done (a CommitStep), so a repository is done exactly when all its rows are.
+//
+// Queue guarantees: each worker holds one repository at a time, and at most one chunk of it in memory besides the
+// CAR's blocks (in memory up to the spill size, else in a temp file). Leases are renewed every third of their length
+// while a job is held; a worker that dies loses its jobs to whoever claims them after the lease.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import type { PipelineItem } from '../events/index.js'
+import { abortableSleep } from '../lib/sleep.js'
+import type { IntakeGate } from '../pipeline/gate.js'
+import { RateMeter } from '../pipeline/rate.js'
+import type { Semaphore } from '../pipeline/semaphore.js'
+import type { CommitStep, WriteOutcome } from '../pipeline/sink.js'
+import type { Throttle } from '../pipeline/throttle.js'
+import type { MemoryWatchdog } from '../pipeline/watchdog.js'
+import type { RetryingWriter } from '../pipeline/write-retry.js'
+import type { RepoJob, RepoJobStore } from './job-store.js'
+import { RepoFetchFailed, RepoUnavailable, type FetchedRepo } from './repo-fetcher.js'
+
+export type RepoWorkerOptions = {
+  /** This instance: who holds a lease. */
+  owner: string
+  store: RepoJobStore
+  fetch: (did: string, since: string | null, signal: AbortSignal) => Promise<FetchedRepo>
+  writer: RetryingWriter
+  gate: IntakeGate
+  semaphore: Semaphore
+  throttle: Throttle
+  watchdog: MemoryWatchdog | null
+  /** Repositories in flight at once (BACKFILL_REPO_CONCURRENCY). */
+  concurrency: number
+  leaseMs: number
+  /** The part is done once this says no more jobs will come (the listings ended) and none is left to claim. */
+  listingDone: () => boolean
+  /** Counted with each chunk: what the progress view shows of rejects. */
+  onOutcome: (outcome: WriteOutcome) => void
+  log: (line: string) => void
+  /** How long an idle worker waits before looking for work again. */
+  idleMs?: number
+}
+
+export type RepoWorkersEnd = 'complete' | 'stopped'
+
+export class RepoWorkers {
+  readonly rate = new RateMeter()
+  records = 0
+  private readonly held = new Set<string>()
+  private readonly abort = new AbortController()
+  private readonly loggedFailures = new Set<string>()
+
+  constructor(private readonly opts: RepoWorkerOptions) {}
+
+  get fetching(): number {
+    return this.held.size
+  }
+
+  stop(): void {
+    this.abort.abort()
+  }
+
+  /** Works until every job is done, failed for good or unavailable (and the listings have ended), or stop(). */
+  async run(): Promise<RepoWorkersEnd> {
+    const heartbeat = setInterval(() => void this.renewLeases(), Math.max(1000, this.opts.leaseMs / 3))
+    heartbeat.unref()
+    try {
+      await Promise.all(Array.from({ length: this.opts.concurrency }, () => this.workLoop()))
+    } finally {
+      clearInterval(heartbeat)
+      // What this instance still holds goes back to pending at once rather than after the lease.
+      await this.opts.store.release(this.opts.owner).catch(() => 0)
+    }
+    return this.abort.signal.aborted ? 'stopped' : 'complete'
+  }
+
+  private async workLoop(): Promise<void> {
+    const signal = this.abort.signal
+    while (!signal.aborted) {
+      await this.opts.gate.waitOpen(signal)
+      if (signal.aborted) return
+      const [job] = await this.opts.store.claim(this.opts.owner, 1, this.opts.leaseMs)
+      if (!job) {
+        if (await this.finished()) return
+        await abortableSleep(this.opts.idleMs ?? 1000, signal)
+        continue
+      }
+      this.held.add(job.did)
+      try {
+        await this.work(job)
+      } finally {
+        this.held.delete(job.did)
+      }
+    }
+  }
+
+  /** Nothing pending, nothing held by anyone, nothing failed that will be retried, and no more to be listed. */
+  private async finished(): Promise<boolean> {
+    if (!this.opts.listingDone()) return false
+    const c = await this.opts.store.counts()
+    return c.pending === 0 && c.fetching === 0 && (await this.opts.store.retryingCount()) === 0
+  }
+
+  private async work(job: RepoJob): Promise<void> {
+    const { store, owner } = this.opts
+    let fetched: FetchedRepo | null = null
+    try {
+      fetched = await this.opts.fetch(job.did, job.since, this.abort.signal)
+      const written = await this.writeRecords(job, fetched)
+      if (written === null) return
+    } catch (err) {
+      if (this.abort.signal.aborted) return
+      if (err instanceof RepoUnavailable) {
+        await store.markUnavailable(job.did, owner, err.status, err.message)
+        return
+      }
+      const message = err instanceof Error ? err.message : String(err)
+      const retryable = err instanceof RepoFetchFailed ? err.retryable : false
+      await store.markFailed(job.did, owner, message, { retryable, host: fetched?.host })
+      this.logFailureKind(message, job.did)
+    } finally {
+      await fetched?.car?.close()
+    }
+  }
+
+  /** Writes the walk in chunks; the last chunk marks the job done. Null when stopped before the end. */
+  private async writeRecords(job: RepoJob, fetched: FetchedRepo): Promise<number | null> {
+    const { car } = fetched
+    const time = new Date().toISOString()
+    let pending: PipelineItem[] | null = null
+    let records = 0
+    const done: CommitStep = async (tx) => {
+      const marked = await this.opts.store.markDone(tx, job.did, this.opts.owner, {
+        rev: fetched.rev,
+        dataCid: fetched.dataCid,
+        records,
+        host: fetched.host,
+      })
+      if (!marked) this.opts.log(`Repo ${job.did}: its lease was taken over while it was written; the other holder finishes it`)
+    }
+    // One chunk is held back so that the last one, whichever it is, carries the done step.
+    const chunks = car ? car.walk({ time, chunkRecords: this.opts.throttle.current().batchSize }) : []
+    for await (const chunk of chunks) {
+      if (pending && !(await this.writeChunk(pending, null))) return null
+      records += chunk.filter((i) => i.kind === 'create').length
+      pending = chunk
+    }
+    if (!(await this.writeChunk(pending ?? [], done))) return null
+    return records
+  }
+
+  private async writeChunk(items: PipelineItem[], step: CommitStep | null): Promise<boolean> {
+    const { gate, semaphore, throttle, watchdog, writer } = this.opts
+    const signal = this.abort.signal
+    await gate.waitOpen(signal)
+    await watchdog?.check(signal)
+    if (signal.aborted) return false
+    await semaphore.acquire()
+    const started = Date.now()
+    try {
+      const outcome = await writer.write(items, null, null, step ?? undefined)
+      this.opts.onOutcome(outcome)
+    } finally {
+      semaphore.release()
+    }
+    const writeMs = Date.now() - started
+    const records = items.filter((i) => i.kind === 'create').length
+    this.records += records
+    this.rate.add(records)
+    const settings = throttle.current()
+    throttle.observe({ frames: items.length, writeMs })
+    if (settings.batchDelayMs > 0) await abortableSleep(settings.batchDelayMs, signal)
+    if (settings.useIdle) await yieldToEventLoop()
+    return !signal.aborted
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.held.size === 0) return
+    await this.opts.store.renew(this.opts.owner, [...this.held], this.opts.leaseMs).catch((err: Error) => {
+      this.opts.log(`Could not renew repo leases: ${err.message}`)
+    })
+  }
+
+  /** One line per kind of failure (the reason with its specifics blanked), however many repositories meet it. */
+  private logFailureKind(message: string, did: string): void {
+    const kind = message.replace(/did:[a-z]+:[^\s,;)]+|"[^"]*"|\d+/g, '_').slice(0, 120)
+    if (this.loggedFailures.has(kind) || this.loggedFailures.size >= 200) return
+    this.loggedFailures.add(kind)
+    this.opts.log(`Repo ${did} failed: ${message} [first of its kind; every failure is kept with its repo]`)
+  }
+}

@@ -1,0 +1,78 @@
+// The repository part on the dashboard: progress of the repositories, each host's state (a parked one with why),
+// and the latest failures with their reasons; hidden for a replay-only run. Against the real /api/live and
+// dashboard routes fed fixtures.
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { BackfillProgress } from '../../server/services/backfill.js'
+import { ensureClientBuilt } from '../../scripts/build-client.js'
+import { progressFixture, startFakeServer, type FakeServer } from './fixtures.js'
+import { launchBrowser, openDashboard } from './page.js'
+
+let browser: Browser
+let fake: FakeServer
+
+beforeAll(async () => {
+  await ensureClientBuilt({ log: () => {} })
+  browser = await launchBrowser()
+  fake = await startFakeServer()
+})
+
+afterAll(async () => {
+  await fake?.stop()
+  await browser?.close()
+})
+
+const repos: NonNullable<BackfillProgress['repos']> = {
+  jobs: { pending: 40, fetching: 2, done: 50, failed: 3, unavailable: 5, total: 100 },
+  retrying: 2,
+  listing: { done: true, sources: ['relay'], errors: [] },
+  recordsWritten: 123456,
+  recordsPerSecond: 2500,
+  reposPerSecond: 1.5,
+  etaSeconds: 30,
+  percent: 55,
+  hosts: [
+    { host: 'pds-a.example.com', inFlight: 2, waiting: 1, parkedUntil: null, reason: null, requests: 120 },
+    { host: 'pds-b.example.com', inFlight: 0, waiting: 3, parkedUntil: Date.now() + 60_000, reason: '429 Too Many Requests', requests: 40 },
+  ],
+  parkedHosts: 1,
+  recentFailures: [
+    { did: 'did:plc:failedaaaaaaaaaaaaaaaaaa', host: 'pds-b.example.com', reason: 'pds-b.example.com answered 500', attempts: 2, nextTryAt: new Date(Date.now() + 60_000) },
+  ],
+}
+
+describe('the repositories card', () => {
+  it('shows the repositories finished, each host with a parked one and why, and the latest failures', async () => {
+    fake.progress = progressFixture({ repos })
+    const dash = await openDashboard(fake.url, { browser })
+    try {
+      await dash.page.waitForSelector('[data-field="repos-card"]:not([hidden])')
+      expect(await dash.text('repos-summary')).toBe(
+        '55 of 100 repositories finished: 50 fetched, 5 unavailable (taken down, deactivated or gone), 3 failed (2 to be retried).',
+      )
+      expect(await dash.text('repos-percent')).toBe('55.0%')
+      expect(await dash.text('repos-records')).toBe('123,456')
+      expect(await dash.text('repos-parked')).toBe('1')
+      const hosts = await dash.page.$$eval('[data-field="repos-hosts"] tr', (rows) =>
+        rows.map((r) => ({ cells: [...r.querySelectorAll('td')].map((td) => td.textContent), parked: r.classList.contains('parked') })),
+      )
+      expect(hosts[0]).toEqual({ cells: ['pds-a.example.com', '2', '1', '120', 'ok'], parked: false })
+      expect(hosts[1]!.parked).toBe(true)
+      expect(hosts[1]!.cells[4]).toMatch(/^parked until .*: 429 Too Many Requests$/)
+      const failures = await dash.page.$$eval('[data-field="repos-failures"] li', (items) => items.map((i) => i.textContent))
+      expect(failures).toEqual([expect.stringMatching(/^did:plc:failed\w+ pds-b\.example\.com: pds-b\.example\.com answered 500 \(2 attempts, next try /)])
+    } finally {
+      await dash.close()
+    }
+  })
+
+  it('is hidden for a run that fetches no repositories', async () => {
+    fake.progress = progressFixture({ repos: null })
+    const dash = await openDashboard(fake.url, { browser })
+    try {
+      expect(await dash.page.$eval('[data-field="repos-card"]', (e) => (e as HTMLElement).hidden)).toBe(true)
+    } finally {
+      await dash.close()
+    }
+  })
+})
