@@ -19,7 +19,8 @@ const RETRY_MS = 5 * 60_000
 const CONCURRENCY = 4
 /** Connections the service needs at most: a result written per resolution in flight, and a claim or a count. */
 export const IDENTITY_POOL_SIZE = CONCURRENCY + 1
-// Actors claimed per query: at about 5 resolutions/s per host, 50 take ~10 s, well inside the 5-minute claim lease.
+// Actors claimed per query: at the PLC directory's default pace (BACKFILL_PLC_RATE, 5/s) 50 take ~10 s, well inside
+// the refresher's 5-minute claim lease.
 const BATCH = 50
 // A resolved identity is a few hundred bytes: 50,000 is ~20 MB, room for the DIDs the repo work and the refresher
 // meet within a TTL while a backfill lists them, without holding the whole network.
