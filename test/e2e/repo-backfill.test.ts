@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPds, type PdsHandle } from '../harness/pds.js'
 import { dumpPdsRepos } from '../harness/pds-repos.js'
 import { seedWorkload } from '../harness/seed.js'
-import { startBackfill, until, type BackfillRun } from '../support/backfill.js'
+import { pdsIdentityEnv, startBackfill, until, type BackfillRun } from '../support/backfill.js'
 import { compareWithPds } from '../support/compare.js'
 
 const REPLAY_MS = 3000
@@ -27,9 +27,7 @@ afterAll(async () => {
 
 function env(extra: Record<string, string>): Record<string, string> {
   return {
-    PLC_URL: pds.plcUrl,
-    HANDLE_RESOLVER_URL: pds.url,
-    ALLOW_PRIVATE_HOSTS: 'true',
+    ...pdsIdentityEnv(pds),
     BACKFILL_PROFILE: 'max',
     ...extra,
   }
