@@ -1,5 +1,5 @@
-// Starts skyfill from a parsed Config: database (embedded unless DATABASE_URL), migrations, pools, the backfill
-// and live firehose services, and the HTTP server. Returns a handle whose stop() shuts everything down in order.
+// Starts skyfill from a parsed Config: database (embedded unless DATABASE_URL), migrations, pools, the identity,
+// backfill and live firehose services, and the HTTP server. Returns a handle whose stop() shuts everything down in order.
 import type { Server } from 'node:http'
 import type { Config } from './config/index.js'
 import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
@@ -13,21 +13,22 @@ import { ACCOUNT_ROW_LOCKS } from './indexer/write-locks.js'
 import { PgCursorStore } from './pipeline/cursor-store.js'
 import { createDecoder } from './pipeline/decoder/index.js'
 import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
+import { PerHostLimiter } from './net/host-limiter.js'
 import { BackfillService } from './services/backfill.js'
 import { FirehoseService, LIVE_FIREHOSE_LOCK, LIVE_SETTINGS } from './services/firehose.js'
+import { IDENTITY_POOL_SIZE, IdentityService } from './services/identity.js'
+import { withIdentityNotices } from './services/identity-aware-sink.js'
 import { SystemMetrics } from './services/system-metrics.js'
 import { RateHistory, serviceRates } from './services/rate-history.js'
 import { ServiceLog } from './services/log.js'
 import { createRepoDeps } from './services/backfill/repo-deps.js'
-import { IdentityCache } from './identity/identity-cache.js'
-import { networkIdentityDeps, resolveIdentity } from './identity/resolve-identity.js'
-import { PerHostLimiter } from './net/host-limiter.js'
 
 export type Skyfill = {
   url: string
   databaseUrl: string
   backfill: BackfillService
   firehose: FirehoseService | null
+  identity: IdentityService
   stop(): Promise<void>
 }
 
@@ -52,6 +53,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const apiPool = createPool(databaseUrl, 'api', config.apiDbPoolSize)
   const backfillPool = createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill))
   const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', LIVE_SETTINGS.dbPoolSize) : null
+  const identityPool = createPool(databaseUrl, 'identity', IDENTITY_POOL_SIZE)
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
 
   const repoConfig = config.backfill.repos
@@ -60,14 +62,15 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     defaults: { concurrency: repoConfig.hostConcurrency, ratePerSecond: repoConfig.hostRatePerSecond },
     perHost: { [new URL(config.plcUrl).host]: { ratePerSecond: repoConfig.plcRatePerSecond } },
   })
-  const identityDeps = networkIdentityDeps({
+  const identity = new IdentityService({
+    pool: identityPool,
     plcUrl: config.plcUrl,
     handleResolverUrl: repoConfig.handleResolverUrl,
     allowPrivate: repoConfig.allowPrivateHosts,
-    timeoutMs: 15_000,
     limiter,
+    log,
   })
-  const identities = new IdentityCache((did) => resolveIdentity(did, identityDeps), { maxEntries: 50_000, ttlMs: 3_600_000 })
+  const identityChanged = (dids: readonly string[]) => identity.identityChanged(dids)
 
   const system = new SystemMetrics().start()
   const backfillLog = new ServiceLog('[BACKFILL]', log)
@@ -75,7 +78,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     config: config.backfill,
     relay: config.relayUrl,
     pool: backfillPool,
-    sink: new BatchWriter(backfillPool, 'backfill', ACCOUNT_ROW_LOCKS),
+    sink: withIdentityNotices(new BatchWriter(backfillPool, 'backfill', ACCOUNT_ROW_LOCKS), identityChanged),
     cursors: new PgCursorStore(backfillPool, 'backfill'),
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
@@ -84,10 +87,11 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       config,
       pool: backfillPool,
       limiter,
-      locate: (did) => identities.get(did),
+      locate: (did) => identity.resolve(did),
       owner: config.instanceId,
       sink: new BatchWriter(backfillPool, 'repos', ACCOUNT_ROW_LOCKS),
     }),
+    identity: () => identity.progress(),
   })
   const firehose = firehosePool
     ? new FirehoseService({
@@ -96,7 +100,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
         standbyRetryMs: 2000,
         relay: config.relayUrl,
         cursors: new PgCursorStore(firehosePool, 'firehose'),
-        sink: new BatchWriter(firehosePool, 'firehose', ACCOUNT_ROW_LOCKS),
+        sink: withIdentityNotices(new BatchWriter(firehosePool, 'firehose', ACCOUNT_ROW_LOCKS), identityChanged),
         decoder,
         stallTimeoutMs: config.backfill.stallTimeoutMs,
         initialCursor: () => backfill.headSeq,
@@ -114,7 +118,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       reject(new Error(`PORT ${config.port} on ${config.host} ${what}: stop what holds it, or set PORT to another port`))
     })
   }).catch(async (err: unknown) => {
-    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
+    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end()])
     system.stop()
     rates.stop()
     await embedded?.stop()
@@ -124,6 +128,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`
   log(`[SERVER] listening on ${url}`)
+  identity.start()
   backfill.start()
   firehose?.start()
 
@@ -132,13 +137,16 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     databaseUrl,
     backfill,
     firehose,
+    identity,
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
       })
       await Promise.all([backfill.stop(), firehose?.stop()])
-      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end()])
+      // After the writers: their last batches may still report changed identities.
+      await identity.stop()
+      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end()])
       system.stop()
       rates.stop()
       await embedded?.stop()

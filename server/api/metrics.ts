@@ -19,6 +19,7 @@ export type MetricsDeps = {
 
 const BACKFILL_STATES: readonly BackfillState[] = ['off', 'idle', 'locating', 'running', 'paused', 'throttled', 'complete', 'failed']
 const FIREHOSE_STATES: readonly FirehoseStatus['state'][] = ['off', 'standby', 'waiting', 'connecting', 'retrying', 'live', 'failed', 'stopped']
+const IDENTITY_STATES = ['due', 'verified', 'invalid', 'failed'] as const
 const OUTCOMES = ['received', 'processed', 'skipped', 'invalid', 'upserted', 'deleted', 'unindexed'] as const
 const MB = 1024 * 1024
 
@@ -99,6 +100,19 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
   gauge('skyfill_backfill_repo_records_written', 'Records written from repositories since this process started', (s) => s.progress.repos?.recordsWritten ?? 0)
   gauge('skyfill_backfill_repos_eta_seconds', 'Estimated seconds until every repository is finished (NaN when unknown)', (s) => orNaN(s.progress.repos?.etaSeconds))
   gauge('skyfill_backfill_parked_hosts', 'Hosts parked for rate limits or failures', (s) => s.progress.repos?.parkedHosts ?? 0)
+
+  // ---- identity ----
+  new Gauge({
+    name: 'skyfill_identity_actors',
+    help: 'Actors by identity state, as last counted: due to be (re)resolved, verified handle, handle.invalid, last attempt failed (NaN before the first count)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const identity = current().progress.identity
+      const counted = identity?.countedAt ? identity : null
+      for (const state of IDENTITY_STATES) this.set({ state }, orNaN(counted?.[state]))
+    },
+  })
 
   // ---- database pools ----
   new Gauge({

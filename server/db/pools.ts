@@ -2,7 +2,7 @@
 // itself in application_name, which is how tests and operators see who holds which connection.
 import pg from 'pg'
 
-export type PoolRole = 'api' | 'backfill' | 'firehose' | 'admin'
+export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'admin'
 
 const OPTIONS: Record<PoolRole, string | undefined> = {
   // A read that runs away must not hold an API connection (and a request) for minutes.
@@ -11,6 +11,8 @@ const OPTIONS: Record<PoolRole, string | undefined> = {
   // an OS crash only means replaying them: durability per commit buys nothing there.
   backfill: '-c synchronous_commit=off',
   firehose: '-c synchronous_commit=off',
+  // An identity result lost in a crash is only resolved again: the claim's lease runs out and it is due once more.
+  identity: '-c synchronous_commit=off',
   admin: undefined,
 }
 

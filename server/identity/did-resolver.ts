@@ -40,7 +40,7 @@ function fetchDocumentFor(did: string, opts: DidResolverOptions): Promise<unknow
     } catch {
       throw new IdentityError('unavailable', did, `the PLC directory URL ${JSON.stringify(opts.plcUrl)} is not a URL`)
     }
-    return fetchDocument(did, url, { ...fetchOptions(opts), allowPrivate: true })
+    return fetchDocument(did, url, { ...fetchOptions(opts), allowPrivate: true }, 'directory')
   }
   if (did.startsWith('did:web:')) {
     const match = WEB_DID.exec(did)
@@ -49,7 +49,7 @@ function fetchDocumentFor(did: string, opts: DidResolverOptions): Promise<unknow
     // As in the reference resolver: did:web:localhost%3A<port> is how local test networks write did:web.
     const scheme = host === 'localhost' || host.startsWith('localhost:') ? 'http' : 'https'
     const url = new URL(`${scheme}://${host}/.well-known/did.json`)
-    return fetchDocument(did, url, { ...fetchOptions(opts), allowPrivate: opts.allowPrivate })
+    return fetchDocument(did, url, { ...fetchOptions(opts), allowPrivate: opts.allowPrivate }, 'did-host')
   }
   const method = /^did:([a-z0-9]+):/.exec(did)?.[1]
   throw unsupported(method === undefined ? 'is not a DID' : `uses the unsupported method did:${method}`)
@@ -66,7 +66,13 @@ function fetchOptions(opts: DidResolverOptions): Omit<SafeFetchOptions, 'allowPr
   }
 }
 
-async function fetchDocument(did: string, url: URL, opts: SafeFetchOptions): Promise<unknown> {
+/**
+ * `directory`: the PLC directory, whose host not resolving says nothing about the DID (our network, or PLC_URL, is
+ * wrong); `did-host`: the host named in a did:web, whose name not existing means the DID has no document.
+ */
+type DocumentHost = 'directory' | 'did-host'
+
+async function fetchDocument(did: string, url: URL, opts: SafeFetchOptions, host: DocumentHost): Promise<unknown> {
   try {
     const res = await safeFetch(url, opts)
     if (res.status === 200) return await res.json()
@@ -79,11 +85,11 @@ async function fetchDocument(did: string, url: URL, opts: SafeFetchOptions): Pro
     if (err instanceof IdentityError) throw err
     if (err instanceof SyntaxError) throw new IdentityError('invalid-document', did, err.message)
     if (!(err instanceof FetchError)) throw err
-    throw new IdentityError(fetchErrorKind(err), did, `fetching the document failed: ${err.message}`)
+    throw new IdentityError(fetchErrorKind(err, host), did, `fetching the document failed: ${err.message}`)
   }
 }
 
-function fetchErrorKind(err: FetchError): IdentityError['kind'] {
+function fetchErrorKind(err: FetchError, host: DocumentHost): IdentityError['kind'] {
   switch (err.kind) {
     case 'refused-address':
       return 'refused'
@@ -94,7 +100,7 @@ function fetchErrorKind(err: FetchError): IdentityError['kind'] {
       return 'invalid-document'
     case 'network':
       // A did:web host whose name does not exist has no document; anything else may pass.
-      return err.code === 'ENOTFOUND' ? 'not-found' : 'unavailable'
+      return err.code === 'ENOTFOUND' && host === 'did-host' ? 'not-found' : 'unavailable'
     case 'timeout':
     case 'stalled':
     case 'aborted':

@@ -100,7 +100,10 @@ export class IdentityRefresher {
     this.loop ??= this.run()
   }
 
-  /** Finishes the resolutions in flight, gives back the claims not started, and resolves when the loop has ended. */
+  /**
+   * Finishes the resolutions in flight, gives back the claims not started (and those whose resolution failed once
+   * stopping began: a shutdown that aborts its requests is not the DID's failure), and resolves when the loop has ended.
+   */
   async stop(): Promise<void> {
     this.stopping = true
     this.wakeUp?.()
@@ -150,11 +153,13 @@ export class IdentityRefresher {
       while (!this.stopping && queue.length > 0) await this.refresh(queue.shift()!)
     }
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, claims.length) }, worker))
-    if (queue.length > 0) {
-      await this.pool
-        .query(UNCLAIM_SQL, [queue.map((c) => c.did), queue.map((c) => c.claim)])
-        .catch((err: Error) => this.log(`[IDENTITY] giving back ${queue.length} claims failed: ${err.message}`))
-    }
+    if (queue.length > 0) await this.giveBack(queue)
+  }
+
+  private async giveBack(claims: Claim[]): Promise<void> {
+    await this.pool
+      .query(UNCLAIM_SQL, [claims.map((c) => c.did), claims.map((c) => c.claim)])
+      .catch((err: Error) => this.log(`[IDENTITY] giving back ${claims.length} claims failed: ${err.message}`))
   }
 
   private async refresh({ did, claim }: Claim): Promise<void> {
@@ -162,6 +167,7 @@ export class IdentityRefresher {
       (identity) => ({ identity }),
       (error: unknown) => ({ error }),
     )
+    if ('error' in outcome && this.stopping) return this.giveBack([{ did, claim }])
     const u = identityUpdate(outcome, this.opts)
     try {
       await this.pool.query(WRITE_SQL, [

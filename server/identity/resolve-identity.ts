@@ -40,6 +40,8 @@ export type IdentityNetworkOptions = {
   /** Per request: connecting, headers, and the longest stall of a body. */
   timeoutMs: number
   limiter?: HostLimiter
+  /** Aborts every request in flight or waiting for a permit (shutdown). */
+  signal?: AbortSignal
 }
 
 /** The resolvers that go to the network: PLC, did:web hosts, DNS, handle hosts or HANDLE_RESOLVER_URL. */

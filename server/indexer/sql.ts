@@ -62,14 +62,27 @@ export function deleteSql(table: string): string {
   return sql
 }
 
-/** In did order, like the account locks taken right after it (write-locks.ts), so two batches never wait in a cycle. */
+/**
+ * In did order, like the account locks taken right after it (write-locks.ts), so two batches never wait in a cycle.
+ * A new actor's identity_due_at defaults to now(): the identity refresher verifies it next.
+ */
 export const ENSURE_ACTORS_SQL = `
   INSERT INTO actors (did) SELECT d FROM unnest($1::text[]) AS d ORDER BY d COLLATE "C" ON CONFLICT (did) DO NOTHING`
 
+/**
+ * An #identity event is a claim, not a verified handle: it makes the actor due for the identity refresher, and its
+ * handle is served only as a tentative one while the actor has never been verified (identity_checked_at null);
+ * after that only the refresher writes handles. Moving identity_due_at also voids a refresh already under way (its
+ * claim token). Returns the DIDs whose event was newer than the last one recorded.
+ */
 export const SET_HANDLES_SQL = `
-  UPDATE actors a SET handle = x.handle, handle_seq = x.seq
+  UPDATE actors a SET
+    handle = CASE WHEN a.identity_checked_at IS NULL THEN x.handle ELSE a.handle END,
+    handle_seq = x.seq,
+    identity_due_at = now()
   FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(did, handle, seq)
-  WHERE a.did = x.did AND a.handle_seq < x.seq`
+  WHERE a.did = x.did AND a.handle_seq < x.seq
+  RETURNING a.did`
 
 export const SET_STATUSES_SQL = `
   UPDATE actors a SET status = x.status, status_seq = x.seq

@@ -40,7 +40,7 @@ function isDataError(err: unknown): boolean {
 }
 
 function emptyOutcome(): WriteOutcome {
-  return { upserted: 0, deleted: 0, rejected: 0, unsupported: 0, unindexed: 0, rejectKinds: [] }
+  return { upserted: 0, deleted: 0, rejected: 0, unsupported: 0, unindexed: 0, rejectKinds: [], identityChanged: [] }
 }
 
 function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
@@ -51,20 +51,23 @@ function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
     unsupported: a.unsupported + b.unsupported,
     rejectKinds: [...a.rejectKinds, ...b.rejectKinds],
     unindexed: a.unindexed + b.unindexed,
+    identityChanged: [...a.identityChanged, ...b.identityChanged],
   }
 }
 
 const EMPTY_PLAN: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], positions: [], rejects: [] }
 
 async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string, locks: RecordLocks): Promise<WriteOutcome> {
+  const outcome = emptyOutcome()
   if (plan.dids.length) await client.query(ENSURE_ACTORS_SQL, [plan.dids])
   await locks.lock(client, plan.dids)
   if (plan.handles.length) {
-    await client.query(SET_HANDLES_SQL, [
+    const { rows } = await client.query<{ did: string }>(SET_HANDLES_SQL, [
       plan.handles.map((h) => h.did),
       plan.handles.map((h) => h.handle),
       plan.handles.map((h) => h.seq),
     ])
+    outcome.identityChanged.push(...rows.map((r) => r.did))
   }
   if (plan.statuses.length) {
     await client.query(SET_STATUSES_SQL, [
@@ -79,7 +82,6 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string,
       }
     }
   }
-  const outcome = emptyOutcome()
   for (const t of plan.tables) {
     if (t.deletes.length) {
       await client.query(deleteSql(t.module.table), [

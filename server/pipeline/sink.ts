@@ -12,6 +12,8 @@ export type WriteOutcome = {
   unindexed: number
   /** One example per category and reason in this batch, for logging each kind of reject once. */
   rejectKinds: { category: string; reason: string; seq: number | null }[]
+  /** DIDs whose #identity event in this batch was recorded: their cached identity is stale once it commits. */
+  identityChanged: string[]
 }
 
 /** Where the cursor goes; `seqAtCommit` is asked just before COMMIT, when it knows what else has committed. */

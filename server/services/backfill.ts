@@ -29,6 +29,7 @@ import { resyncDeletes } from '../repos/resync-deletes.js'
 import { planWindowUntilReachable } from './backfill/plan-window.js'
 import { createProbe } from './backfill/probe.js'
 import { backfillProgress, type BackfillProgress, type RunState } from './backfill/progress.js'
+import type { IdentityProgress } from './identity.js'
 import { sourceConnection } from './source-connection.js'
 import { sameRun, type RunMeta } from './backfill/run-state.js'
 import { ServiceLog } from './log.js'
@@ -72,6 +73,8 @@ export type BackfillDeps = {
   /** How long a probe waits for a first frame before calling a cursor the head. */
   probeQuietMs?: number
   progressIntervalMs?: number
+  /** The identity service's counts, shown with the backfill's progress. */
+  identity?: () => IdentityProgress
 }
 
 export class BackfillService {
@@ -168,6 +171,7 @@ export class BackfillService {
       error: this.error ?? (this.state === 'locating' ? this.sourceError : null),
       logs: this.log.recent(),
       repos: this.repoPart?.progress() ?? null,
+      identity: this.deps.identity?.() ?? null,
     })
   }
 

@@ -49,6 +49,7 @@ function progress(overrides: Partial<BackfillProgress> = {}): BackfillProgress {
     completedAt: null,
     error: null,
     logs: [],
+    identity: { due: 2, verified: 40, invalid: 3, failed: 1, countedAt: '2025-01-01T00:00:00.000Z' },
     ...overrides,
   }
 }
@@ -163,6 +164,20 @@ describe('GET /metrics values', () => {
     expect(value(text, 'skyfill_event_loop_delay_seconds{stat="p50"}')).toBe(0.002)
     expect(value(text, 'skyfill_event_loop_delay_seconds{stat="p99"}')).toBe(0.015)
     expect(value(text, 'skyfill_event_loop_delay_seconds{stat="max"}')).toBe(0.04)
+  })
+
+  it('reports actors by identity state, and NaN before the first count', async () => {
+    let text = await (await fetch(url)).text()
+    expect(text).toContain('# TYPE skyfill_identity_actors gauge')
+    const states = ['due', 'verified', 'invalid', 'failed']
+    expect(states.map((state) => value(text, `skyfill_identity_actors{state="${state}"}`))).toEqual([2, 40, 3, 1])
+    current = progress({ identity: { due: 0, verified: 0, invalid: 0, failed: 0, countedAt: null } })
+    try {
+      text = await (await fetch(url)).text()
+      expect(states.map((state) => value(text, `skyfill_identity_actors{state="${state}"}`))).toEqual([NaN, NaN, NaN, NaN])
+    } finally {
+      current = progress()
+    }
   })
 
   it('reports the repository part: jobs by state, retrying, records/s, parked hosts (all 0 when the run fetches none)', async () => {

@@ -41,6 +41,7 @@ export function progressFixture(overrides: Partial<BackfillProgress> = {}): Back
       { at: iso(5000), text: '[BACKFILL] Replaying from cursor 1000 to head 11000' },
       { at: iso(1000), text: '[BACKFILL] Progress: 25.0% cursor 3500/11000, 2500 events written, 3 rejected (812 evt/s, ETA 9s)' },
     ],
+    identity: { due: 12, verified: 230, invalid: 4, failed: 1, countedAt: iso(2000) },
     ...overrides,
   }
 }

@@ -10,6 +10,7 @@ import { dumpPdsRepos, type PdsDump } from '../harness/pds-repos.js'
 import { freePort, type TestDatabase } from '../harness/postgres.js'
 import { seedWorkload } from '../harness/seed.js'
 import { spawnServer } from '../harness/server-process.js'
+import { pdsIdentityEnv } from '../support/backfill.js'
 import { compareWithPds, expectDatabaseEqualsPds } from '../support/compare.js'
 
 let pds: PdsHandle
@@ -44,6 +45,7 @@ function env(dbUrl: string, extra: Record<string, string> = {}) {
     RELAY_URL: pds.url,
     BACKFILL_DAYS: '-1',
     FIREHOSE_ENABLED: 'false',
+    ...pdsIdentityEnv(pds),
     ...extra,
   }
 }

@@ -1,11 +1,13 @@
 // Beyond the relay's window: a reference PDS that replays only its last few seconds, history older than that, more
 // writes, then a backfill of the last 7 days (and, separately, of everything): the records that no longer replay
-// come from the repositories, and every table equals the PDS's repos record for record.
+// come from the repositories, every table equals the PDS's repos record for record, and every account is served
+// with its real handle, verified, whether or not its #identity event still replays.
+import { AtpAgent } from '@atproto/api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPds, type PdsHandle } from '../harness/pds.js'
 import { dumpPdsRepos } from '../harness/pds-repos.js'
 import { seedWorkload } from '../harness/seed.js'
-import { startBackfill, until, type BackfillRun } from '../support/backfill.js'
+import { pdsIdentityEnv, startBackfill, until, type BackfillRun } from '../support/backfill.js'
 import { compareWithPds } from '../support/compare.js'
 
 const REPLAY_MS = 3000
@@ -25,9 +27,7 @@ afterAll(async () => {
 
 function env(extra: Record<string, string>): Record<string, string> {
   return {
-    PLC_URL: pds.plcUrl,
-    HANDLE_RESOLVER_URL: pds.url,
-    ALLOW_PRIVATE_HOSTS: 'true',
+    ...pdsIdentityEnv(pds),
     BACKFILL_PROFILE: 'max',
     ...extra,
   }
@@ -52,6 +52,11 @@ describe('a backfill beyond what the source replays', () => {
       const { rows } = await run.pool.query(`SELECT count(*)::int AS n FROM repos WHERE state = 'done' AND since IS NOT NULL AND rev IS NOT NULL`)
       expect(rows[0].n).toBe(6)
       expect(run.lines.some((l) => /\[BACKFILL\] Repos: fetching what changed since rev \w+ from relay/.test(l))).toBe(true)
+      // The first accounts' #identity events aged out of the replay: their handles come from verification alone.
+      const { handles } = await dumpPdsRepos(pds.url)
+      await until(() => run.sky.identity.progress().verified === handles.size, 20_000, 'every handle to be verified')
+      const agent = new AtpAgent({ service: run.sky.url })
+      for (const [did, handle] of handles) expect((await agent.getProfile({ actor: did })).data.handle).toBe(handle)
     } finally {
       await run.close()
     }

@@ -11,6 +11,7 @@ import { startPds, type PdsHandle } from '../harness/pds.js'
 import { dumpPdsRepos, type PdsDump } from '../harness/pds-repos.js'
 import { freePort, type TestDatabase } from '../harness/postgres.js'
 import { COLLECTIONS, seedWorkload, type SeededAccount, type SeedSummary } from '../harness/seed.js'
+import { pdsIdentityEnv, until } from '../support/backfill.js'
 
 type Rec = { uri: string; cid: string; value: Record<string, unknown> }
 type Ref = { uri: string; cid: string }
@@ -45,11 +46,21 @@ beforeAll(async () => {
       BACKFILL_DAYS: '-1',
       BACKFILL_PROFILE: 'max',
       FIREHOSE_ENABLED: 'false',
+      ...pdsIdentityEnv(pds),
     }),
     () => {},
   )
   await sky.backfill.whenDone()
   expect(sky.backfill.getProgress()).toMatchObject({ state: 'complete', counts: { invalid: 0 } })
+  // Handles are served once verified against the PDS and its PLC, not as the #identity events claimed them.
+  await until(
+    () => {
+      const identity = sky.identity.progress()
+      return identity.countedAt !== null && identity.due === 0 && identity.verified === seeded.dids.length
+    },
+    20_000,
+    'every account to have its handle verified',
+  )
   agent = new AtpAgent({ service: sky.url })
 }, 120_000)
 

@@ -36,6 +36,14 @@ export async function startServer(env: Record<string, string> = {}, existing?: T
   }
 }
 
+/**
+ * The variables that make skyfill verify handles against a reference PDS: DID documents from its PLC, handles
+ * through its resolveHandle (its .test handles have no DNS), and its loopback addresses allowed.
+ */
+export function pdsIdentityEnv(pds: { plcUrl: string; url: string }, handleResolverUrl = pds.url): Record<string, string> {
+  return { PLC_URL: pds.plcUrl, HANDLE_RESOLVER_URL: handleResolverUrl, ALLOW_PRIVATE_HOSTS: 'true' }
+}
+
 /** A server backfilling everything `relayUrl` holds. */
 export function startBackfill(relayUrl: string, env: Record<string, string> = {}, existing?: TestDatabase): Promise<BackfillRun> {
   return startServer({ RELAY_URL: relayUrl, BACKFILL_DAYS: '-1', ...env }, existing)

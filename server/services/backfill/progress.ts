@@ -4,6 +4,7 @@ import type { GateReason } from '../../pipeline/gate.js'
 import type { Gap, PipelineCounts } from '../../pipeline/pipeline.js'
 import type { ThrottleBudget } from '../../pipeline/throttle.js'
 import type { ThrottleSettings } from '../../config/profiles.js'
+import type { IdentityProgress } from '../identity.js'
 import type { LogLine } from '../log.js'
 import type { SourceConnection } from '../source-connection.js'
 import type { RepoProgress } from './repo-part.js'
@@ -47,6 +48,8 @@ export type BackfillProgress = {
   logs: LogLine[]
   /** The repository part of the run; null when this run fetches none. */
   repos: RepoProgress | null
+  /** Every actor's identity (verified handles, PDSes), whichever part met it; null when no identity service runs. */
+  identity: IdentityProgress | null
 }
 
 export const EMPTY_COUNTS: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
@@ -76,6 +79,7 @@ export type ProgressInput = {
   error: string | null
   logs: LogLine[]
   repos: RepoProgress | null
+  identity: IdentityProgress | null
 }
 
 /** What the dashboard calls the state: a running backfill is paused while any reason holds the gate. */
@@ -149,5 +153,6 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
     error: input.error,
     logs: input.logs,
     repos,
+    identity: input.identity,
   }
 }

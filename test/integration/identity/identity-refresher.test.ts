@@ -262,4 +262,26 @@ describe('the identity refresher', () => {
     expect(rows.filter((row) => !row.checked).every((row) => row.due_in_ms! <= 0)).toBe(true)
     expect(await r.counts()).toMatchObject({ due: 4, invalid: 1 })
   })
+
+  it('gives back, without recording a failure, a claim whose resolution the shutdown cut short', async () => {
+    const did = 'did:web:cut-short.example.com'
+    await insertActors([{ did, handle: 'known.test' }])
+    const shutdown = new AbortController()
+    let started!: () => void
+    const firstStarted = new Promise<void>((r) => (started = r))
+    // As the network resolvers do when their signal aborts: the request in flight fails.
+    const resolve = (): Promise<ResolvedIdentity> =>
+      new Promise((_, reject) => {
+        started()
+        shutdown.signal.addEventListener('abort', () => reject(new Error('aborted')))
+      })
+    const r = refresher(resolve, { leaseMs: 60_000 })
+    await firstStarted
+    const stopped = r.stop()
+    shutdown.abort()
+    await stopped
+    const row = (await actorRows()).get(did)!
+    expect(row).toMatchObject({ handle: 'known.test', identity_error: null, checked: false })
+    expect(row.due_in_ms).toBeLessThanOrEqual(0)
+  })
 })
