@@ -15,10 +15,22 @@ export function reposSummary(r: Repos): string {
     `${r.retrying ? ` (${count(r.retrying)} to be retried)` : ''}.${listing}`
 }
 
+/** Every known repository by sync state: is the data still equal to the network's? */
+export function syncSummary(sync: NonNullable<BackfillProgress['sync']>): string {
+  return `Consistency of ${count(sync.total)} known repositories: ${count(sync.active)} in sync, ` +
+    `${count(sync.desynchronized)} desynchronized (a gap was found), ${count(sync.resyncing)} being resynced, ${count(sync.error)} in error.`
+}
+
 export function renderRepos(p: BackfillProgress): void {
   const card = field('repos-card')
   const r = p.repos
-  card.hidden = r === null
+  const sync = p.sync && p.sync.total > 0 ? p.sync : null
+  card.hidden = r === null && sync === null
+  const syncLine = field('repos-sync')
+  syncLine.hidden = sync === null
+  syncLine.textContent = sync ? syncSummary(sync) : ''
+  syncLine.classList.toggle('warn', Boolean(sync && (sync.desynchronized > 0 || sync.error > 0)))
+  field('repos-progress').hidden = r === null
   if (!r) return
   setText('repos-summary', reposSummary(r))
   setBar('repos-bar', r.percent === null ? null : r.percent / 100)

@@ -9,6 +9,7 @@ import type { BackfillProgress, BackfillState } from '../services/backfill.js'
 import type { FirehoseStatus } from '../services/firehose.js'
 import type { SystemSample } from '../services/system-metrics.js'
 import { JOB_STATES } from '../repos/job-state.js'
+import { SYNC_STATES } from '../indexer/repo-chain.js'
 
 export type MetricsDeps = {
   apiPool: pg.Pool
@@ -93,6 +94,16 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
     collect() {
       const jobs = current().progress.repos?.jobs
       for (const state of JOB_STATES) this.set({ state }, jobs?.[state] ?? 0)
+    },
+  })
+  new Gauge({
+    name: 'skyfill_repo_sync_state',
+    help: 'Known repositories by sync state: active, desynchronized (a gap found), resyncing, error',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const sync = current().progress.sync
+      for (const state of SYNC_STATES) this.set({ state }, sync?.[state] ?? 0)
     },
   })
   gauge('skyfill_backfill_repos_retrying', 'Failed repository jobs that will be tried again', (s) => s.progress.repos?.retrying ?? 0)

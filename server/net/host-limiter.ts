@@ -213,6 +213,19 @@ export class PerHostLimiter implements HostLimiter {
     return () => this.parkListeners.delete(listener)
   }
 
+  /** How long `host` stays parked from now, in ms (0 when it is not). */
+  parkedFor(host: string): number {
+    const h = this.hosts.get(host.toLowerCase())
+    if (!h || h.parkedUntil === null) return 0
+    return Math.max(0, h.parkedUntil - this.now())
+  }
+
+  /** The hosts parked now: what a claim of repository jobs should pass over. */
+  parkedHosts(): string[] {
+    const now = this.now()
+    return [...this.hosts.values()].filter((h) => h.parkedUntil !== null && h.parkedUntil > now).map((h) => h.name)
+  }
+
   snapshot(): HostSnapshot[] {
     const now = this.now()
     return [...this.hosts.values()]

@@ -43,6 +43,7 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     stopAtSeq: opts.stopAtSeq,
     flushAfterMs: opts.flushAfterMs,
     nothingReadableAfter: opts.nothingReadableAfter,
+    onGap: opts.onGap,
     log: opts.log,
   })
   return {

@@ -44,6 +44,8 @@ export type PipelineOptions = {
    * nothing readable lies after the cursor (those frames are the last events before the head). Absent: never.
    */
   nothingReadableAfter?: (seq: number | null, signal: AbortSignal) => Promise<boolean>
+  /** Told of each gap (events the source no longer delivered): the repositories they touched are unknown. */
+  onGap?: (gap: Gap) => void
   log: (line: string) => void
 }
 
@@ -220,8 +222,10 @@ export class Pipeline {
   }
 
   private recordGap(afterSeq: number | null, resumedAt: number, reason: string): void {
-    this.gaps.push({ afterSeq, resumedAt, reason, at: new Date().toISOString() })
+    const gap = { afterSeq, resumedAt, reason, at: new Date().toISOString() }
+    this.gaps.push(gap)
     if (this.gaps.length > 100) this.gaps.shift()
+    this.opts.onGap?.(gap)
     this.opts.log(`Gap: ${reason}: seqs ${(afterSeq ?? 0) + 1}..${resumedAt - 1} were not delivered`)
   }
 

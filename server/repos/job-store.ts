@@ -78,6 +78,8 @@ export interface RepoJobStore {
   markDone(client: Queryable, did: string, owner: string, info: DoneInfo): Promise<boolean>
   markFailed(did: string, owner: string, reason: string, options: { retryable: boolean; host?: string }): Promise<boolean>
   markUnavailable(did: string, owner: string, status: string | null, reason: string): Promise<boolean>
+  /** A job whose host is parked goes back to pending, its host recorded so claims pass over it meanwhile; no attempt counted. */
+  defer(did: string, owner: string, host: string): Promise<boolean>
   /** On a clean shutdown: every job `owner` holds goes back to pending. Returns how many. */
   release(owner: string): Promise<number>
   /** Fetch `did` again (only what changed after `since`; null: all), whatever its state; adds it if unknown. */
@@ -290,6 +292,15 @@ export class PgRepoJobStore implements RepoJobStore {
          lease_owner = NULL, lease_until = NULL, updated_at = now()
        WHERE did = $1 AND lease_owner = $2 AND ${from('unavailable')}`,
       [did, owner, status, reason],
+    )
+    return res.rowCount === 1
+  }
+
+  async defer(did: string, owner: string, host: string): Promise<boolean> {
+    const res = await this.pool.query(
+      `UPDATE repos SET state = 'pending', host = $3, lease_owner = NULL, lease_until = NULL, updated_at = now()
+       WHERE did = $1 AND lease_owner = $2 AND ${only('fetching', 'pending')}`,
+      [did, owner, host],
     )
     return res.rowCount === 1
   }

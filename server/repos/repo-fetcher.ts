@@ -23,6 +23,17 @@ export class RepoUnavailable extends Error {
   }
 }
 
+/** The repository's host is parked (rate limits, failures) for a while yet: the job is better given back than held. */
+export class HostParked extends Error {
+  override readonly name = 'HostParked'
+  constructor(
+    readonly host: string,
+    readonly forMs: number,
+  ) {
+    super(`${host} is parked for ${Math.ceil(forMs / 1000)} s more`)
+  }
+}
+
 /** The fetch failed; `retryable` says whether trying again later could help. */
 export class RepoFetchFailed extends Error {
   override readonly name = 'RepoFetchFailed'
@@ -40,6 +51,8 @@ export type RepoFetcherOptions = {
   /** The DID's PDS and signing key (cached by the caller); throws IdentityError when there is no document to read. */
   locate: (did: string) => Promise<RepoLocation>
   limiter: HostLimiter
+  /** How long a host stays parked (ms); a job on a host parked longer than a moment is given back, not waited on. */
+  parkedFor: (host: string) => number
   allowPrivate: boolean
   maxCarBytes: number
   maxRecordBytes: number
@@ -68,6 +81,8 @@ const ACCOUNT_ERRORS: Record<string, string> = {
 }
 
 const ERROR_BODY_BYTES = 4096
+/** A park this short is waited out at the limiter; a longer one gives the job back, so the worker serves other hosts. */
+const PARKED_WAIT_MS = 1000
 
 export class RepoFetcher {
   constructor(private readonly opts: RepoFetcherOptions) {}
@@ -109,6 +124,8 @@ export class RepoFetcher {
   }
 
   private async request(url: URL, signal: AbortSignal): Promise<SafeResponse> {
+    const parked = this.opts.parkedFor(url.host)
+    if (parked > PARKED_WAIT_MS) throw new HostParked(url.host, parked)
     try {
       return await safeFetch(url, {
         allowPrivate: this.opts.allowPrivate,

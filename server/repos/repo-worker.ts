@@ -18,7 +18,7 @@ import type { MemoryWatchdog } from '../pipeline/watchdog.js'
 import type { RetryingWriter } from '../pipeline/write-retry.js'
 import type { RepoJob, RepoJobStore } from './job-store.js'
 import type { RepoKey } from './repo-car.js'
-import { RepoFetchFailed, RepoUnavailable, type FetchedRepo } from './repo-fetcher.js'
+import { HostParked, RepoFetchFailed, RepoUnavailable, type FetchedRepo } from './repo-fetcher.js'
 
 export type RepoWorkerOptions = {
   /** This instance: who holds a lease. */
@@ -30,6 +30,8 @@ export type RepoWorkerOptions = {
   semaphore: Semaphore
   throttle: Throttle
   watchdog: MemoryWatchdog | null
+  /** Hosts parked now: claims pass over their jobs, so a parked host holds up no worker. */
+  parkedHosts: () => string[]
   /** Repositories in flight at once (BACKFILL_REPO_CONCURRENCY). */
   concurrency: number
   leaseMs: number
@@ -89,7 +91,15 @@ export class RepoWorkers {
     while (!signal.aborted) {
       await this.opts.gate.waitOpen(signal)
       if (signal.aborted) return
-      const [job] = await this.opts.store.claim(this.opts.owner, 1, this.opts.leaseMs)
+      let job: RepoJob | undefined
+      try {
+        ;[job] = await this.opts.store.claim(this.opts.owner, 1, this.opts.leaseMs, { avoidHosts: this.opts.parkedHosts() })
+      } catch (err) {
+        // The database is down: the replay's writer closes the gate; this loop just waits its turn again.
+        this.logFailureKind(`could not claim a job: ${(err as Error).message}`, 'any')
+        await abortableSleep(this.opts.idleMs ?? 1000, signal)
+        continue
+      }
       if (!job) {
         if (await this.finished()) return
         await abortableSleep(this.opts.idleMs ?? 1000, signal)
@@ -98,6 +108,9 @@ export class RepoWorkers {
       this.held.add(job.did)
       try {
         await this.work(job)
+      } catch (err) {
+        // Recording the job's outcome failed (the database went away): its lease runs out and it is claimed again.
+        this.logFailureKind(`could not record the outcome of a job: ${(err as Error).message}`, job.did)
       } finally {
         this.held.delete(job.did)
       }
@@ -107,8 +120,12 @@ export class RepoWorkers {
   /** Nothing pending, nothing held by anyone, nothing failed that will be retried, and no more to be listed. */
   private async finished(): Promise<boolean> {
     if (!this.opts.listingDone()) return false
-    const c = await this.opts.store.counts()
-    return c.pending === 0 && c.fetching === 0 && (await this.opts.store.retryingCount()) === 0
+    try {
+      const c = await this.opts.store.counts()
+      return c.pending === 0 && c.fetching === 0 && (await this.opts.store.retryingCount()) === 0
+    } catch {
+      return false
+    }
   }
 
   private async work(job: RepoJob): Promise<void> {
@@ -120,6 +137,10 @@ export class RepoWorkers {
       if (written === null) return
     } catch (err) {
       if (this.abort.signal.aborted) return
+      if (err instanceof HostParked) {
+        await store.defer(job.did, owner, err.host)
+        return
+      }
       if (err instanceof RepoUnavailable) {
         await store.markUnavailable(job.did, owner, err.status, err.message)
         await this.opts.onGivenUp(job.did, `unavailable (${err.status}): ${err.message}`)

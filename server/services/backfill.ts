@@ -56,6 +56,8 @@ export type RepoDeps = {
   leaseMs: number
 }
 
+const EMPTY_SYNC: SyncStateCounts = { active: 0, desynchronized: 0, resyncing: 0, error: 0, total: 0 }
+
 export type BackfillDeps = {
   config: BackfillConfig
   relay: string
@@ -83,6 +85,10 @@ export class BackfillService {
   private meta: RunMeta | null = null
   private consumer: Consumer | null = null
   private repoPart: RepoPart | null = null
+  private scheduler: ResyncScheduler | null = null
+  private resyncWorkers: RepoWorkers | null = null
+  private checking: Promise<void> | null = null
+  private syncCounts: { counts: SyncStateCounts; at: number } | null = null
   private readonly gate = new IntakeGate()
   private readonly watchdog: MemoryWatchdog
   private readonly semaphore: Semaphore
@@ -110,10 +116,64 @@ export class BackfillService {
 
   /** Starts the run in the background; resolves once it has begun (not when it ends). */
   start(): void {
-    if (this.state === 'off' || this.running || this.stopSignal.signal.aborted) return
+    if (this.stopSignal.signal.aborted) return
+    this.keepRepositoriesTrue()
+    if (this.state === 'off' || this.running) return
     this.running = this.run().finally(() => {
       this.running = null
     })
+  }
+
+  /**
+   * Whatever the window (off included): gaps the writer found are confirmed and each desynchronized repository is
+   * queued for a resync (resync-scheduler.ts), and one repo worker fetches queued repositories whenever no run's
+   * repo part is doing it, under the same gate, semaphore and throttle.
+   */
+  private keepRepositoriesTrue(): void {
+    const repos = this.deps.repos
+    if (!repos || this.scheduler) return
+    this.scheduler = new ResyncScheduler({
+      pool: repos.db,
+      jobs: repos.store,
+      committedThrough: () => this.committedThrough(repos.db),
+      intervalMs: 5000,
+      log: this.log.write,
+    })
+    this.scheduler.start()
+    this.resyncWorkers = new RepoWorkers({ ...this.workerOptions(repos, 1), listingDone: () => false, idleMs: 2000 })
+    void this.resyncWorkers.run().catch((err: Error) => this.log.write(`Repos: the resync worker stopped: ${err.message}`))
+  }
+
+  /**
+   * The seq up to which every consumer has written: the replay's cursor while it runs, and the live firehose's as
+   * committed (whichever instance runs it).
+   */
+  private async committedThrough(db: pg.Pool): Promise<number | null> {
+    const { rows } = await db.query<{ seq: string | null }>(`SELECT seq FROM cursors WHERE name = 'firehose'`)
+    const live = rows[0]?.seq == null ? null : Number(rows[0].seq)
+    const replay = this.consumer?.pipeline.committedSeq ?? null
+    if (this.state === 'running' && replay !== null) return live === null ? replay : Math.min(live, replay)
+    return live ?? replay
+  }
+
+  /**
+   * After the source lost events (an OutdatedCursor, a gap): every known repository's latest commit is compared
+   * with what was applied, and only those that moved are resynced. One check at a time; a gap during one is covered
+   * by it.
+   */
+  checkEveryRepository(reason: string): void {
+    const repos = this.deps.repos
+    if (!repos || this.checking || this.stopSignal.signal.aborted) return
+    this.log.write(`Repos: ${reason}; checking every known repository against its PDS's latest commit`)
+    const signal = this.stopSignal.signal
+    this.checking = checkAll(repos.db, (did) => repos.fetcher.latestCommit(did, signal), { signal })
+      .then((r) => {
+        this.log.write(`Repos: checked ${r.checked} repositories: ${r.desynchronized.length} changed and will be resynced, ${r.failed} could not be asked`)
+      })
+      .catch((err: Error) => this.log.write(`Repos: the check of every repository failed: ${err.message}`))
+      .finally(() => {
+        this.checking = null
+      })
   }
 
   /** Resolves when the current run ends (complete, failed or stopped). */
@@ -125,8 +185,9 @@ export class BackfillService {
   async stop(): Promise<void> {
     this.stopSignal.abort()
     this.repoPart?.stop()
+    this.resyncWorkers?.stop()
     await this.consumer?.stop()
-    await this.running
+    await Promise.all([this.running, this.scheduler?.stop(), this.checking])
     this.announceHead(null)
     this.stopProgressTimer()
   }
@@ -172,7 +233,24 @@ export class BackfillService {
       logs: this.log.recent(),
       repos: this.repoPart?.progress() ?? null,
       identity: this.deps.identity?.() ?? null,
+      sync: this.syncStates(),
     })
+  }
+
+  /** Repositories by sync state, counted at most every few seconds (a count over every known repository). */
+  private syncStates(): SyncStateCounts | null {
+    const repos = this.deps.repos
+    if (!repos) return null
+    if (!this.syncCounts || Date.now() - this.syncCounts.at > 5000) {
+      const at = Date.now()
+      this.syncCounts = { counts: this.syncCounts?.counts ?? EMPTY_SYNC, at }
+      syncStateCounts(repos.db)
+        .then((counts) => {
+          this.syncCounts = { counts, at }
+        })
+        .catch(() => {})
+    }
+    return this.syncCounts.counts
   }
 
   private get stopping(): boolean {
@@ -260,6 +338,7 @@ export class BackfillService {
       throttle: this.deps.throttle,
       watchdog: this.watchdog,
       concurrency,
+      parkedHosts: () => repos.limiter.parkedHosts(),
       leaseMs: repos.leaseMs,
       onOutcome: () => {},
       deletesFor: (commit, keys) => resyncDeletes(repos.db, commit, keys),
@@ -327,6 +406,7 @@ export class BackfillService {
       stallTimeoutMs: config.stallTimeoutMs,
       log: this.log.write,
       onSourceEvent: (e) => this.onSourceEvent(e),
+      onGap: () => this.checkEveryRepository('the source skipped events'),
     })
     this.consumer = consumer
     this.state = 'running'

@@ -43,6 +43,7 @@ function progress(overrides: Partial<BackfillProgress> = {}): BackfillProgress {
     throttle: { profile: 'background', describe: '', batchSize: 500, batchDelayMs: 0, useIdle: false, budget: null },
     source: { state: 'connected', error: null, bufferedFrames: 0, bufferedBytes: 0, paused: false },
     repos: null,
+    sync: null,
     pausedBy: [],
     gaps: [],
     startedAt: null,

@@ -32,6 +32,7 @@ export function progressFixture(overrides: Partial<BackfillProgress> = {}): Back
     throttle: { profile: 'background', describe: 'background', batchSize: 500, batchDelayMs: 0, useIdle: true, budget: null },
     source: { state: 'connected', error: null, bufferedFrames: 0, bufferedBytes: 0, paused: false },
     repos: null,
+    sync: null,
     pausedBy: [],
     gaps: [],
     startedAt: iso(60_000),

@@ -66,8 +66,23 @@ describe('the repositories card', () => {
     }
   })
 
+  it('says how many known repositories are in sync, and warns of desynchronized ones', async () => {
+    fake.progress = progressFixture({ repos: null, sync: { active: 90, desynchronized: 2, resyncing: 1, error: 0, total: 93 } })
+    const dash = await openDashboard(fake.url, { browser })
+    try {
+      await dash.page.waitForSelector('[data-field="repos-sync"]:not([hidden])')
+      expect(await dash.text('repos-sync')).toBe(
+        'Consistency of 93 known repositories: 90 in sync, 2 desynchronized (a gap was found), 1 being resynced, 0 in error.',
+      )
+      expect(await dash.page.$eval('[data-field="repos-sync"]', (e) => e.classList.contains('warn'))).toBe(true)
+      expect(await dash.page.$eval('[data-field="repos-progress"]', (e) => (e as HTMLElement).hidden)).toBe(true)
+    } finally {
+      await dash.close()
+    }
+  })
+
   it('is hidden for a run that fetches no repositories', async () => {
-    fake.progress = progressFixture({ repos: null })
+    fake.progress = progressFixture({ repos: null, sync: null })
     const dash = await openDashboard(fake.url, { browser })
     try {
       expect(await dash.page.$eval('[data-field="repos-card"]', (e) => (e as HTMLElement).hidden)).toBe(true)

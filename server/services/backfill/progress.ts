@@ -7,6 +7,7 @@ import type { ThrottleSettings } from '../../config/profiles.js'
 import type { IdentityProgress } from '../identity.js'
 import type { LogLine } from '../log.js'
 import type { SourceConnection } from '../source-connection.js'
+import type { SyncStateCounts } from '../../repos/resync-scheduler.js'
 import type { RepoProgress } from './repo-part.js'
 import type { RunMeta } from './run-state.js'
 
@@ -50,6 +51,8 @@ export type BackfillProgress = {
   repos: RepoProgress | null
   /** Every actor's identity (verified handles, PDSes), whichever part met it; null when no identity service runs. */
   identity: IdentityProgress | null
+  /** Every known repository by sync state (active, desynchronized, resyncing, error); null without repo work. */
+  sync: SyncStateCounts | null
 }
 
 export const EMPTY_COUNTS: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
@@ -80,6 +83,7 @@ export type ProgressInput = {
   logs: LogLine[]
   repos: RepoProgress | null
   identity: IdentityProgress | null
+  sync: SyncStateCounts | null
 }
 
 /** What the dashboard calls the state: a running backfill is paused while any reason holds the gate. */
@@ -154,5 +158,6 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
     logs: input.logs,
     repos,
     identity: input.identity,
+    sync: input.sync,
   }
 }

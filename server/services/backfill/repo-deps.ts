@@ -57,6 +57,7 @@ export function createRepoDeps(opts: {
     fetcher: new RepoFetcher({
       locate: opts.locate,
       limiter,
+      parkedFor: (host) => limiter.parkedFor(host),
       allowPrivate: repos.allowPrivateHosts,
       maxCarBytes: repos.maxCarBytes,
       maxRecordBytes: repos.maxRecordBytes,
