@@ -376,7 +376,11 @@ export class BackfillService {
         ` from ${repos.only ? 'the repositories in BACKFILL_REPOS' : repos.sources.map((s) => s.name).join(', ')}`,
     )
     this.startProgressTimer()
-    const end = await part.run()
+    // One line per park (the limiter tells each new or extended park once, however many requests meet it).
+    const stopParkLines = repos.limiter.onPark((e) =>
+      this.log.write(`Host ${e.host} parked until ${new Date(e.until).toISOString()} (${e.reason}); its requests wait until then, other hosts go on`),
+    )
+    const end = await part.run().finally(stopParkLines)
     this.logRepoProgress()
     if (end === 'complete') {
       const j = part.progress().jobs

@@ -178,8 +178,10 @@ const main = async () => {
   }
   let publicUrl: string
   if (opts.plcUrl) {
-    // what TestNetworkNoAppView does for its PDS, without starting a PLC of its own
-    const pds = await TestPds.create({ didPlcUrl: opts.plcUrl, ...pdsConfig })
+    // what TestNetworkNoAppView does for its PDS, without starting a PLC of its own. By name, as TestPlc's own URL
+    // is: the PDS's DID resolver refuses IP-address hosts ("Invalid hostname"), so describeRepo would fail.
+    const didPlcUrl = `http://localhost:${plcPort}`
+    const pds = await TestPds.create({ didPlcUrl, ...pdsConfig })
     mockNetworkUtilities(pds)
     network = pds
     publicUrl = pds.ctx.cfg.service.publicUrl

@@ -157,3 +157,20 @@ export async function dumpPdsRepos(pdsUrl: string, dids?: Iterable<string>, opts
   for (const [c, m] of records) counts[c] = m.size
   return { records, handles, repos, counts, total }
 }
+
+/** One dump of several PDSes (their DIDs are distinct): what a network-wide backfill should end with. */
+export function mergeDumps(dumps: readonly PdsDump[]): PdsDump {
+  const records = new Map<string, Map<string, PdsRecord>>()
+  for (const d of dumps) {
+    for (const [collection, byUri] of d.records) records.set(collection, new Map([...(records.get(collection) ?? []), ...byUri]))
+  }
+  const counts: Record<string, number> = {}
+  for (const [c, m] of records) counts[c] = m.size
+  return {
+    records,
+    handles: new Map(dumps.flatMap((d) => [...d.handles])),
+    repos: dumps.flatMap((d) => d.repos),
+    counts,
+    total: dumps.reduce((n, d) => n + d.total, 0),
+  }
+}
