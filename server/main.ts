@@ -104,7 +104,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
         decoder,
         stallTimeoutMs: config.backfill.stallTimeoutMs,
         initialCursor: () => backfill.headSeq,
-        onGap: () => backfill.checkEveryRepository('the live firehose lost events (OutdatedCursor or a skipped range)'),
+        onGap: (reason) => backfill.checkEveryRepository(`the live firehose lost events: ${reason}`),
         log: new ServiceLog('[FIREHOSE]', log),
       })
     : null

@@ -44,8 +44,11 @@ export type PipelineOptions = {
    * nothing readable lies after the cursor (those frames are the last events before the head). Absent: never.
    */
   nothingReadableAfter?: (seq: number | null, signal: AbortSignal) => Promise<boolean>
-  /** Told of each gap (events the source no longer delivered): the repositories they touched are unknown. */
-  onGap?: (gap: Gap) => void
+  /**
+   * Told once per loss of events (an OutdatedCursor, or a range the source skipped): which repositories the lost
+   * events touched is unknown.
+   */
+  onGap?: (reason: string) => void
   log: (line: string) => void
 }
 
@@ -81,6 +84,8 @@ export class Pipeline {
   private expectFirstAfterConnect = true
   /** Frames with no readable seq since the last one with a seq: what may stand between the cursor and the head. */
   private unreadableSinceSeq = 0
+  /** An OutdatedCursor was reported: the gap its first frame then shows is the same loss, not another. */
+  private lossReported = false
   private sinceMemoryCheck = 0
   private readonly slice = new TimeSlice()
   private readonly writer: RetryingWriter
@@ -182,6 +187,9 @@ export class Pipeline {
           `Source no longer holds events after seq ${this.lastReceivedSeq} (OutdatedCursor${detail}); continuing from its oldest event`,
         )
         this.expectFirstAfterConnect = true
+        // The events lost may never be followed by another frame (a quiet source): report the loss now.
+        if (!this.lossReported) this.opts.onGap?.(`the source no longer holds events after seq ${this.lastReceivedSeq} (OutdatedCursor)`)
+        this.lossReported = true
       } else if (!this.loggedInfoNames.has(frame.name) && this.loggedInfoNames.size < 100) {
         // A source may repeat an info frame endlessly; one line per name says it all.
         this.loggedInfoNames.add(frame.name)
@@ -225,7 +233,8 @@ export class Pipeline {
     const gap = { afterSeq, resumedAt, reason, at: new Date().toISOString() }
     this.gaps.push(gap)
     if (this.gaps.length > 100) this.gaps.shift()
-    this.opts.onGap?.(gap)
+    if (!this.lossReported) this.opts.onGap?.(`the source skipped seqs ${(afterSeq ?? 0) + 1}..${resumedAt - 1}`)
+    this.lossReported = false
     this.opts.log(`Gap: ${reason}: seqs ${(afterSeq ?? 0) + 1}..${resumedAt - 1} were not delivered`)
   }
 

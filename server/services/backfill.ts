@@ -410,7 +410,7 @@ export class BackfillService {
       stallTimeoutMs: config.stallTimeoutMs,
       log: this.log.write,
       onSourceEvent: (e) => this.onSourceEvent(e),
-      onGap: () => this.checkEveryRepository('the source skipped events'),
+      onGap: (reason) => this.checkEveryRepository(reason),
     })
     this.consumer = consumer
     this.state = 'running'

@@ -74,7 +74,7 @@ export type FirehoseDeps = {
   /** Where to start when no cursor is stored yet (the backfill's head, so that the two meet without a gap). */
   initialCursor: () => Promise<number | null>
   /** Events the source no longer delivered (OutdatedCursor after a long downtime): every repository is checked. */
-  onGap?: () => void
+  onGap?: (reason: string) => void
   log?: ServiceLog
 }
 
@@ -206,7 +206,7 @@ export class FirehoseService {
         flushAfterMs: 200,
         stallTimeoutMs: this.deps.stallTimeoutMs,
         log: this.log.write,
-        onGap: () => this.deps.onGap?.(),
+        onGap: (reason) => this.deps.onGap?.(reason),
         onSourceEvent: (e) => {
           if (e.kind === 'disconnected') this.lastSourceError = e.reason
           const line = sourceEventLine(e)
