@@ -33,7 +33,6 @@ export type Skyfill = {
 }
 
 export async function startSkyfill(config: Config, log: (line: string) => void = console.log): Promise<Skyfill> {
-  log(`[INSTANCE] ${config.instanceId}`)
   for (const warning of config.warnings) log(`[CONFIG] ${warning}`)
   let embedded: EmbeddedPg | null = null
   let databaseUrl = config.databaseUrl
@@ -129,6 +128,8 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`
   log(`[SERVER] listening on ${url}`)
+  // Once up, not before: a start-up that fails says only why.
+  log(`[INSTANCE] ${config.instanceId}`)
   identity.start()
   backfill.start()
   firehose?.start()

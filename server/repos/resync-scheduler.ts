@@ -206,6 +206,8 @@ export type ResyncSchedulerDeps = {
   committedThrough: () => Promise<number | null>
   intervalMs: number
   log: (line: string) => void
+  /** True while the database is known to be down (the intake gate says so): rounds are skipped, not retried hot. */
+  paused?: () => boolean
 }
 
 /** Runs confirmGaps and queueResyncs every `intervalMs`; one line per round that changed something. */
@@ -229,7 +231,7 @@ export class ResyncScheduler {
     this.running ??= (async () => {
       while (!this.abort.signal.aborted) {
         try {
-          await this.runOnce()
+          if (!this.deps.paused?.()) await this.runOnce()
         } catch (err) {
           this.deps.log(`Repos: resync round failed: ${(err as Error).message}`)
         }

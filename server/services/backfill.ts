@@ -138,6 +138,7 @@ export class BackfillService {
       committedThrough: () => this.committedThrough(repos.db),
       intervalMs: 5000,
       log: this.log.write,
+      paused: () => this.gate.closedBy.includes('database'),
     })
     this.scheduler.start()
     this.resyncWorkers = new RepoWorkers({ ...this.workerOptions(repos, 1), listingDone: () => false, idleMs: 2000 })
@@ -241,7 +242,8 @@ export class BackfillService {
   private syncStates(): SyncStateCounts | null {
     const repos = this.deps.repos
     if (!repos) return null
-    if (!this.syncCounts || Date.now() - this.syncCounts.at > 5000) {
+    // While the database is down the last counts stand: no query every few seconds at a database that is gone.
+    if (!this.gate.closedBy.includes('database') && (!this.syncCounts || Date.now() - this.syncCounts.at > 5000)) {
       const at = Date.now()
       this.syncCounts = { counts: this.syncCounts?.counts ?? EMPTY_SYNC, at }
       syncStateCounts(repos.db)
@@ -250,7 +252,7 @@ export class BackfillService {
         })
         .catch(() => {})
     }
-    return this.syncCounts.counts
+    return this.syncCounts?.counts ?? EMPTY_SYNC
   }
 
   private get stopping(): boolean {

@@ -6,11 +6,11 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLIENT_DIR, ensureClientBuilt, staleReason } from '../../scripts/build-client.js'
-import { RESULTS_DIR } from './page.js'
 
 describe('scripts/build-client', () => {
-  // Inside the repository (gitignored), so the copy's vite.config.ts resolves `vite` from node_modules.
-  const copy = path.join(RESULTS_DIR, `client-copy-${randomBytes(4).toString('hex')}`)
+  // Beside client/ (gitignored), so the copy's vite.config.ts resolves `vite` from node_modules and its imports of
+  // shared server modules (../../server/...) resolve as the real client's do.
+  const copy = path.join(path.dirname(CLIENT_DIR), `.client-copy-${randomBytes(4).toString('hex')}`)
 
   beforeAll(async () => {
     await fs.mkdir(copy, { recursive: true })
