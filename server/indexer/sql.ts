@@ -84,10 +84,29 @@ export const SET_HANDLES_SQL = `
   WHERE a.did = x.did AND a.handle_seq < x.seq
   RETURNING a.did`
 
+/**
+ * Returns the accounts that came back (from takendown, suspended or deactivated to active): while inactive their
+ * repository changed unseen, so REACTIVATED_SQL has each resynced. Every CTE reads the rows as they were before the
+ * UPDATE, which is what `before` needs.
+ */
 export const SET_STATUSES_SQL = `
-  UPDATE actors a SET status = x.status, status_seq = x.seq
-  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(did, status, seq)
-  WHERE a.did = x.did AND a.status_seq < x.seq`
+  WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(did, status, seq)),
+  before AS (SELECT a.did, a.status FROM actors a JOIN x ON a.did = x.did WHERE a.status_seq < x.seq),
+  updated AS (
+    UPDATE actors a SET status = x.status, status_seq = x.seq
+    FROM x WHERE a.did = x.did AND a.status_seq < x.seq
+    RETURNING a.did, a.status
+  )
+  SELECT u.did FROM updated u JOIN before b ON b.did = u.did WHERE u.status = 'active' AND b.status <> 'active'`
+
+/** A reactivated account's repository is resynced (the resync scheduler queues every desynchronized one). */
+export const REACTIVATED_SQL = `
+  INSERT INTO repo_positions (did, sync_state, reason, state_changed_at)
+  SELECT d, 'desynchronized', 'account reactivated: its repository may have changed while it was inactive', now()
+  FROM unnest($1::text[]) AS d
+  ON CONFLICT (did) DO UPDATE SET sync_state = 'desynchronized', reason = EXCLUDED.reason, state_changed_at = now(),
+    updated_at = now()
+  WHERE repo_positions.sync_state = 'active'`
 
 /** A deleted account's records are removed, in every record table, up to the deletion's seq. */
 export function purgeAccountSql(table: string): string {

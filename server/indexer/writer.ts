@@ -20,6 +20,7 @@ import {
   COUNT_UNINDEXED_SQL,
   ENSURE_ACTORS_SQL,
   INSERT_REJECTS_SQL,
+  REACTIVATED_SQL,
   SET_HANDLES_SQL,
   SET_STATUSES_SQL,
   deleteSql,
@@ -70,11 +71,12 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string,
     outcome.identityChanged.push(...rows.map((r) => r.did))
   }
   if (plan.statuses.length) {
-    await client.query(SET_STATUSES_SQL, [
+    const back = await client.query<{ did: string }>(SET_STATUSES_SQL, [
       plan.statuses.map((s) => s.did),
       plan.statuses.map((s) => s.status),
       plan.statuses.map((s) => s.seq),
     ])
+    if (back.rows.length) await client.query(REACTIVATED_SQL, [back.rows.map((r) => r.did).sort()])
     const deleted = plan.statuses.filter((s) => s.status === 'deleted')
     if (deleted.length) {
       for (const module of RECORD_MODULES) {

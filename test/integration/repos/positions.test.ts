@@ -16,7 +16,7 @@ import {
 } from '../../../server/repos/resync-scheduler.js'
 import { truncateAll } from '../../support/db-state.js'
 import { writerDatabase } from '../../support/writer-db.js'
-import { commitAt, create, records, rev, syncAt } from '../../support/ops.js'
+import { account, commitAt, create, records, rev, syncAt } from '../../support/ops.js'
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa'
 const BOB = 'did:plc:bobbbbbbbbbbbbbbbbbbbbbb'
@@ -208,5 +208,15 @@ describe('the resync scheduler', () => {
       [CAROL]: 'active',
     })
     expect(after[BOB].gap).toEqual({ applied: rev(1), latestRev: rev(4), latestCid: 'c4' })
+  })
+
+  it('an account reactivated after a takedown is resynced; a status that stays active changes nothing', async () => {
+    await writer.write([account(1, ALICE, 'active'), account(2, BOB, 'active')], 2, null)
+    await writer.write([account(3, ALICE, 'takendown'), account(4, BOB, 'active')], 4, null)
+    await writer.write([account(5, ALICE, 'active'), account(6, BOB, 'active')], 6, null)
+    const { rows } = await pool.query(`SELECT did, sync_state, reason FROM repo_positions WHERE sync_state <> 'active' ORDER BY did`)
+    expect(rows).toEqual([{ did: ALICE, sync_state: 'desynchronized', reason: expect.stringMatching(/^account reactivated/) }])
+    const jobs = new PgRepoJobStore(pool)
+    expect(await queueResyncs(pool, jobs)).toEqual([ALICE])
   })
 })
