@@ -99,6 +99,19 @@ async function expectGivenUp(c: Case, r: JobRow): Promise<void> {
   expect(c.run.sky.backfill.getProgress().state).toBe('complete')
 }
 
+/** An account that cannot be fetched as it is: unavailable with its status, never retried, the backfill complete. */
+async function expectUnavailable(c: Case, status: string, reason: RegExp): Promise<void> {
+  await c.run.sky.backfill.whenDone()
+  expect(c.run.sky.backfill.getProgress().state).toBe('complete')
+  const r = await c.row('bad')
+  expect({ state: r.state, account_status: r.account_status, attempts: r.attempts }).toEqual({
+    state: 'unavailable',
+    account_status: status,
+    attempts: 0,
+  })
+  expect(r.reason).toMatch(reason)
+}
+
 /** The getRepo requests for a DID, and the gaps between them in ms. */
 function getRepos(c: Case, name: string): { statuses: number[]; gaps: number[] } {
   const asked = c.pds.requests.filter((r) => r.path === '/xrpc/com.atproto.sync.getRepo' && r.did === c.pds.dids[name])
@@ -262,15 +275,7 @@ describe.concurrent('a backfill from hostile PDSes', () => {
     ['RepoNotFound', 'not-found'],
   ])('getRepo answering 400 %s: unavailable with status %s, not retried', async (error, status) => {
     await withCase(withFault({ kind: 'account-error', error }), async (c) => {
-      await c.run.sky.backfill.whenDone()
-      expect(c.run.sky.backfill.getProgress().state).toBe('complete')
-      const r = await c.row('bad')
-      expect({ state: r.state, account_status: r.account_status, attempts: r.attempts }).toEqual({
-        state: 'unavailable',
-        account_status: status,
-        attempts: 0,
-      })
-      expect(r.reason).toMatch(new RegExp(`answered 400 ${error}: Repo is`))
+      await expectUnavailable(c, status, new RegExp(`answered 400 ${error}: Repo is`))
       expect(getRepos(c, 'bad').statuses).toEqual([400])
       await expectHealthyDone(c)
     })
@@ -278,10 +283,7 @@ describe.concurrent('a backfill from hostile PDSes', () => {
 
   it('a DID with no document (404 from the PLC): unavailable, not-found, its PDS never asked', async () => {
     await withCase(withFault({ kind: 'no-document' }), async (c) => {
-      await c.run.sky.backfill.whenDone()
-      const r = await c.row('bad')
-      expect({ state: r.state, account_status: r.account_status }).toEqual({ state: 'unavailable', account_status: 'not-found' })
-      expect(r.reason).toMatch(/no DID document: .*\(HTTP 404\)/)
+      await expectUnavailable(c, 'not-found', /no DID document: .*\(HTTP 404\)/)
       expect(getRepos(c, 'bad').statuses).toEqual([])
       await expectHealthyDone(c)
     })
@@ -289,10 +291,7 @@ describe.concurrent('a backfill from hostile PDSes', () => {
 
   it('a DID document that names no PDS: unavailable, no-pds', async () => {
     await withCase(withFault({ kind: 'no-pds' }), async (c) => {
-      await c.run.sky.backfill.whenDone()
-      const r = await c.row('bad')
-      expect({ state: r.state, account_status: r.account_status }).toEqual({ state: 'unavailable', account_status: 'no-pds' })
-      expect(r.reason).toMatch(/names no usable PDS \(.*the document names no PDS \(no #atproto_pds service\)\)$/)
+      await expectUnavailable(c, 'no-pds', /names no usable PDS \(.*the document names no PDS \(no #atproto_pds service\)\)$/)
       await expectHealthyDone(c)
     })
   })
