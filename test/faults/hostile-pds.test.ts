@@ -170,7 +170,7 @@ describe.concurrent('a backfill from hostile PDSes', () => {
 
   it('a CAR that stalls halfway: the idle timeout ends the read, and the job is retried later', async () => {
     const adjust: AdjustConfig = (config) => {
-      const repos = { ...config.backfill.repos, requestTimeoutMs: 1500 }
+      const repos = { ...config.backfill.repos, requestTimeoutMs: 2000 }
       return { ...config, backfill: { ...config.backfill, repos } }
     }
     await withCase(
@@ -179,7 +179,7 @@ describe.concurrent('a backfill from hostile PDSes', () => {
         await settled(c)
         const r = await c.row('bad')
         expectRetryLater(r)
-        expect(r.reason).toMatch(/body stalled: no bytes for 1500 ms/)
+        expect(r.reason).toMatch(/body stalled: no bytes for 2000 ms/)
         expect(c.pds.carBytesSent(c.pds.dids.bad!)).toBeLessThan(c.pds.carSize(c.pds.dids.bad!))
         await expectHealthyDone(c)
       },
