@@ -33,6 +33,11 @@ export type RepoConfig = {
   plcRatePerSecond: number
   maxCarBytes: number
   maxRecordBytes: number
+  /**
+   * A PDS's connect-and-headers time, and the longest its CAR may go without a byte. Not a variable: 30 s suits
+   * every PDS we know; tests of a host that stalls shorten it.
+   */
+  requestTimeoutMs: number
   /** Allow PDS, DID and handle hosts on loopback, private and link-local addresses. */
   allowPrivateHosts: boolean
   /** com.atproto.identity.resolveHandle on this service instead of DNS and .well-known (private networks, tests). */
@@ -178,6 +183,7 @@ function parseRepos(env: Env, profile: ProfileName): RepoConfig {
     plcRatePerSecond: number(env, 'BACKFILL_PLC_RATE', 0.01, 10000) ?? hostRate,
     maxCarBytes: (integer(env, 'BACKFILL_MAX_CAR_MB', 1, 65536) ?? 1024) * 1024 * 1024,
     maxRecordBytes: 1024 * 1024,
+    requestTimeoutMs: 30_000,
     allowPrivateHosts: boolean(env, 'ALLOW_PRIVATE_HOSTS') ?? false,
     handleResolverUrl: handleResolver ? handleResolver.toString().replace(/\/$/, '') : null,
   }

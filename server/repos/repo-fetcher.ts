@@ -4,7 +4,9 @@
 // job should be retried, or recorded as unavailable with the account's status.
 //
 // A 429 or a 5xx is retried here a few times: the limiter has parked the host meanwhile (rate-limit headers,
-// Retry-After, repeated failures), so the next acquire waits exactly as long as the host asked.
+// Retry-After, repeated failures), so the next acquire waits exactly as long as the host asked. So is a DID document
+// the directory could not give just now (PLC down, 5xx, 429): the directory's host is parked the same way, and an
+// outage of seconds costs each repository seconds, not a failed attempt and the job's retry delay.
 import type { HostLimiter } from '../net/limiter.js'
 import { FetchError, safeFetch, type SafeResponse } from '../net/safe-fetch.js'
 import { IdentityError } from '../identity/errors.js'
@@ -88,11 +90,11 @@ export class RepoFetcher {
   constructor(private readonly opts: RepoFetcherOptions) {}
 
   async fetch(did: string, since: string | null, signal: AbortSignal): Promise<FetchedRepo> {
-    const { pdsUrl, signingKey } = await this.locateRepo(did)
+    const retries = this.opts.retries ?? 4
+    const { pdsUrl, signingKey } = await this.locateRetrying(did, retries, signal)
     const url = new URL('/xrpc/com.atproto.sync.getRepo', pdsUrl)
     url.searchParams.set('did', did)
     if (since !== null) url.searchParams.set('since', since)
-    const retries = this.opts.retries ?? 4
     for (let attempt = 0; ; attempt++) {
       const res = await this.request(url, signal)
       if (res.status === 200) {
@@ -105,6 +107,17 @@ export class RepoFetcher {
     }
   }
 
+  /** The DID's PDS and key; asked again while the directory cannot answer just now, as its host's parking allows. */
+  private async locateRetrying(did: string, retries: number, signal: AbortSignal): Promise<{ pdsUrl: string; signingKey: string | null }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.locateRepo(did)
+      } catch (err) {
+        if (!(err instanceof RepoFetchFailed) || !err.retryable || attempt >= retries || signal.aborted) throw err
+      }
+    }
+  }
+
   private async locateRepo(did: string): Promise<{ pdsUrl: string; signingKey: string | null }> {
     let location: RepoLocation
     try {
@@ -112,7 +125,8 @@ export class RepoFetcher {
     } catch (err) {
       if (!(err instanceof IdentityError)) throw err
       if (err.kind === 'not-found') throw new RepoUnavailable('not-found', `no DID document: ${err.message}`)
-      throw new RepoFetchFailed(`DID document unusable: ${err.message}`, err.retryable)
+      const what = err.retryable ? 'DID document unavailable just now' : 'DID document unusable'
+      throw new RepoFetchFailed(`${what}: ${err.message}`, err.retryable)
     }
     if (location.pdsUrl === null) {
       throw new RepoUnavailable('no-pds', `the DID document names no usable PDS${location.problem ? ` (${location.problem})` : ''}`)

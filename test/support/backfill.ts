@@ -1,6 +1,6 @@
 // Runs skyfill in this process on a fresh database, collecting its log lines: plain, or backfilling from a source.
 import pg from 'pg'
-import { parseConfig } from '../../server/config/index.js'
+import { parseConfig, type Config } from '../../server/config/index.js'
 import { startSkyfill, type Skyfill } from '../../server/main.js'
 import { testDatabase } from '../harness/db.js'
 import { freePort, type TestDatabase } from '../harness/postgres.js'
@@ -14,14 +14,15 @@ export type BackfillRun = {
   close(): Promise<void>
 }
 
+/** What no variable sets, changed for a test (e.g. a shorter PDS timeout): the parsed config in, the one to run out. */
+export type AdjustConfig = (config: Config) => Config
+
 /** A server on loopback and a database of its own (or `existing`), live firehose off unless `env` says otherwise. */
-export async function startServer(env: Record<string, string> = {}, existing?: TestDatabase): Promise<BackfillRun> {
+export async function startServer(env: Record<string, string> = {}, existing?: TestDatabase, adjust?: AdjustConfig): Promise<BackfillRun> {
   const db = existing ?? (await testDatabase())
   const lines: string[] = []
-  const sky = await startSkyfill(
-    parseConfig({ DATABASE_URL: db.url, PORT: String(await freePort()), HOST: '127.0.0.1', FIREHOSE_ENABLED: 'false', ...env }),
-    (line) => lines.push(line),
-  )
+  const config = parseConfig({ DATABASE_URL: db.url, PORT: String(await freePort()), HOST: '127.0.0.1', FIREHOSE_ENABLED: 'false', ...env })
+  const sky = await startSkyfill(adjust ? adjust(config) : config, (line) => lines.push(line))
   const pool = new pg.Pool({ connectionString: db.url, max: 2 })
   return {
     sky,
@@ -45,8 +46,13 @@ export function pdsIdentityEnv(pds: { plcUrl: string; url: string }, handleResol
 }
 
 /** A server backfilling everything `relayUrl` holds. */
-export function startBackfill(relayUrl: string, env: Record<string, string> = {}, existing?: TestDatabase): Promise<BackfillRun> {
-  return startServer({ RELAY_URL: relayUrl, BACKFILL_DAYS: '-1', ...env }, existing)
+export function startBackfill(
+  relayUrl: string,
+  env: Record<string, string> = {},
+  existing?: TestDatabase,
+  adjust?: AdjustConfig,
+): Promise<BackfillRun> {
+  return startServer({ RELAY_URL: relayUrl, BACKFILL_DAYS: '-1', ...env }, existing, adjust)
 }
 
 export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {

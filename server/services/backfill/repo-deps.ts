@@ -64,7 +64,7 @@ export function createRepoDeps(opts: {
       spillDir: os.tmpdir(),
       spillAboveBytes: SPILL_ABOVE_BYTES,
       verify: config.backfill.decoder === 'verified',
-      timeoutMs: REQUEST_TIMEOUT_MS,
+      timeoutMs: repos.requestTimeoutMs,
     }),
     limiter,
     concurrency: repos.concurrency,
