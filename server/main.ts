@@ -21,7 +21,7 @@ import { withIdentityNotices } from './services/identity-aware-sink.js'
 import { SystemMetrics } from './services/system-metrics.js'
 import { RateHistory, serviceRates } from './services/rate-history.js'
 import { ServiceLog } from './services/log.js'
-import { createRepoDeps } from './services/backfill/repo-deps.js'
+import { REPO_POOL_SIZE, createRepoDeps } from './services/backfill/repo-deps.js'
 
 export type Skyfill = {
   url: string
@@ -53,6 +53,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const backfillPool = createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill))
   const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', LIVE_SETTINGS.dbPoolSize) : null
   const identityPool = createPool(databaseUrl, 'identity', IDENTITY_POOL_SIZE)
+  const repoPool = createPool(databaseUrl, 'repos', REPO_POOL_SIZE)
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
 
   const repoConfig = config.backfill.repos
@@ -84,7 +85,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     log: backfillLog,
     repos: createRepoDeps({
       config,
-      pool: backfillPool,
+      pool: repoPool,
       limiter,
       locate: (did) => identity.resolve(did),
       owner: config.instanceId,
@@ -118,7 +119,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       reject(new Error(`PORT ${config.port} on ${config.host} ${what}: stop what holds it, or set PORT to another port`))
     })
   }).catch(async (err: unknown) => {
-    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end()])
+    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end(), repoPool.end()])
     system.stop()
     rates.stop()
     await embedded?.stop()
@@ -148,7 +149,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       await Promise.all([backfill.stop(), firehose?.stop()])
       // After the writers: their last batches may still report changed identities.
       await identity.stop()
-      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end()])
+      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end(), repoPool.end()])
       system.stop()
       rates.stop()
       await embedded?.stop()
