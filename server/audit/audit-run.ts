@@ -41,7 +41,7 @@ export type AuditRunDeps = Omit<RepoAuditDeps, 'keepForRepair' | 'db'> & {
   resync: (dids: string[], signal: AbortSignal) => Promise<void>
   /** Have these actors' identities verified again, and resolve once they have been. */
   reverify: (dids: string[], signal: AbortSignal) => Promise<void>
-  /** Each repository audited, as it is (the background audit's drift rate). */
+  /** Each repository audited, as it is, before any repair (the drift rate); the re-audits of a repair are not. */
   onRepo?: (audit: RepoAudit) => void
   log: (line: string) => void
 }
@@ -137,7 +137,7 @@ export class AuditRun {
         const { audit, plan } = await auditRepo(step.value, deps, signal)
         addToTotals(totals, audit)
         this.state.reposDone++
-        this.deps.onRepo?.(audit)
+        if (this.state.phase === 'auditing') this.deps.onRepo?.(audit)
         const differs = differenceCount(audit.differences) > 0
         if (differs) this.state.reposDiffering++
         if (plan) plans.set(audit.did, plan)

@@ -2,7 +2,7 @@
 // itself in application_name, which is how tests and operators see who holds which connection.
 import pg from 'pg'
 
-export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'admin'
+export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'audit' | 'admin'
 
 const OPTIONS: Record<PoolRole, string | undefined> = {
   // A read that runs away must not hold an API connection (and a request) for minutes.
@@ -13,6 +13,8 @@ const OPTIONS: Record<PoolRole, string | undefined> = {
   firehose: '-c synchronous_commit=off',
   // An identity result lost in a crash is only resolved again: the claim's lease runs out and it is due once more.
   identity: '-c synchronous_commit=off',
+  // The audit reads a page of one repository's rows at a time (and a repair removes a few rows): never for minutes.
+  audit: '-c statement_timeout=60000',
   admin: undefined,
 }
 
