@@ -121,4 +121,35 @@ describe('the audit API', () => {
       driftRatio: 1,
     })
   })
+
+  it('audits AUDIT_SAMPLE_PER_HOUR random repositories an hour in the background, into the drift rate, not the report', async () => {
+    const audited: string[] = []
+    const background = new AuditService({
+      db: pool,
+      fetch: async (did) => {
+        audited.push(did)
+        throw new RepoUnavailable('deactivated', 'pds.example answered 400 RepoDeactivated')
+      },
+      identity: async () => ({ handle: 'alice.test', retryable: false }),
+      resync: async () => {},
+      reverify: async () => {},
+      examplesPerKind: 5,
+      concurrency: 1,
+      // one every 100 ms
+      samplePerHour: 36_000,
+      log: () => {},
+    })
+    background.start()
+    try {
+      await until(() => audited.length >= 3, 10_000, 'three background audits')
+    } finally {
+      await background.stop()
+    }
+    expect(new Set(audited)).toEqual(new Set([DID]))
+    // One audit may have been cut short by stop(): it is not counted.
+    const counted = background.counters()
+    expect(counted.reposChecked).toBeGreaterThanOrEqual(3)
+    expect(counted).toMatchObject({ reposDiffering: counted.reposChecked, differences: { status: counted.reposChecked, missing: 0 }, driftRatio: 1 })
+    expect(background.status()).toMatchObject({ last: null, running: null, background: { samplePerHour: 36_000 } })
+  })
 })

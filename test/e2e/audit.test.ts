@@ -64,9 +64,28 @@ function audit(name: string, ...args: string[]): Promise<{ code: number; report:
   })
 }
 
+/** The CLI with only these arguments and variables: its exit code and what it wrote to stderr. */
+function refusedRun(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'scripts/audit.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (err, _stdout, stderr) => {
+      resolve({ code: err && typeof err.code === 'number' ? err.code : 0, stderr })
+    })
+  })
+}
+
 const indexedTotal = () => RECORD_MODULES.reduce((n, m) => n + (truth.records.get(m.collection)?.size ?? 0), 0)
 
 describe('npm run audit against the reference PDS', () => {
+  it('exits 2 with one line for a bad argument or a bad setting, before touching the database', async () => {
+    const bad = await refusedRun(['--all', '--sample', '3'], { DATABASE_URL: db.url })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('[AUDIT] choose the repositories with exactly one of --sample, --repos or --all, not --sample and --all')
+    const setting = await refusedRun(['--all'], { DATABASE_URL: db.url, BACKFILL_HOST_RATE: 'fast' })
+    expect(setting.code).toBe(2)
+    expect(setting.stderr.trim()).toBe('[AUDIT] BACKFILL_HOST_RATE must be a number from 0.01 to 1000, got "fast"')
+  })
+
+
   it('finds every record of an undamaged backfill equal, over every repository', async () => {
     const { code, report, output } = await audit('clean', '--all')
     expect(code, output).toBe(0)
