@@ -48,7 +48,7 @@ export class AuditCard {
     setInterval(() => void this.refresh(), POLL_MS)
   }
 
-  private async request(method: 'GET' | 'POST', body?: unknown): Promise<{ status: number; body: any } | null> {
+  private async request(method: 'GET' | 'POST', body?: unknown): Promise<{ status: number; body: { message?: string } | null } | null> {
     const token = readToken()
     this.lock(token === null)
     if (token === null) return null
@@ -58,7 +58,7 @@ export class AuditCard {
       body: body ? JSON.stringify(body) : undefined,
       cache: 'no-store',
     })
-    return { status: res.status, body: await res.json().catch(() => null) }
+    return { status: res.status, body: (await res.json().catch(() => null)) as { message?: string } | null }
   }
 
   private lock(locked: boolean): void {
@@ -74,7 +74,7 @@ export class AuditCard {
         this.say(`GET /api/audit: HTTP ${res.status}${res.body?.message ? ` (${res.body.message})` : ''}`, true)
         return
       }
-      this.render(res.body as AuditStatus)
+      this.render(res.body as unknown as AuditStatus)
     } catch (err) {
       this.say(`Could not reach the server: ${err instanceof Error ? err.message : String(err)}`, true)
     }
