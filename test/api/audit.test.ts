@@ -35,25 +35,30 @@ async function listen(app: express.Express): Promise<string> {
 let url: string
 let closedUrl: string
 
-beforeAll(async () => {
-  db = await testDatabase()
-  pool = createPool(db.url, 'audit', 2)
-  await pool.query(`INSERT INTO actors (did, handle, status) VALUES ($1, 'alice.test', 'active')`, [DID])
-  audit = new AuditService({
+/** A real audit service on the test database; its PDS is `fetch`, its identities verified as alice.test. */
+function auditService(fetch: (did: string) => Promise<never>, samplePerHour = 0): AuditService {
+  return new AuditService({
     db: pool,
-    // The PDS takes the account down, and answers only when the test lets it.
-    fetch: async () => {
-      fetchesStarted++
-      await new Promise<void>((resolve) => (release = resolve))
-      throw new RepoUnavailable('takendown', 'pds.example answered 400 RepoTakendown')
-    },
+    fetch,
     identity: async () => ({ handle: 'alice.test', retryable: false }),
     resync: async () => {},
     reverify: async () => {},
     examplesPerKind: 5,
     concurrency: 1,
-    samplePerHour: 0,
+    samplePerHour,
     log: () => {},
+  })
+}
+
+beforeAll(async () => {
+  db = await testDatabase()
+  pool = createPool(db.url, 'audit', 2)
+  await pool.query(`INSERT INTO actors (did, handle, status) VALUES ($1, 'alice.test', 'active')`, [DID])
+  // The PDS takes the account down, and answers only when the test lets it.
+  audit = auditService(async () => {
+    fetchesStarted++
+    await new Promise<void>((resolve) => (release = resolve))
+    throw new RepoUnavailable('takendown', 'pds.example answered 400 RepoTakendown')
   })
   url = await listen(express().use(jsonBody()).use(auditRoutes(audit, TOKEN)))
   closedUrl = await listen(express().use(jsonBody()).use(auditRoutes(audit, null)))
@@ -124,21 +129,11 @@ describe('the audit API', () => {
 
   it('audits AUDIT_SAMPLE_PER_HOUR random repositories an hour in the background, into the drift rate, not the report', async () => {
     const audited: string[] = []
-    const background = new AuditService({
-      db: pool,
-      fetch: async (did) => {
-        audited.push(did)
-        throw new RepoUnavailable('deactivated', 'pds.example answered 400 RepoDeactivated')
-      },
-      identity: async () => ({ handle: 'alice.test', retryable: false }),
-      resync: async () => {},
-      reverify: async () => {},
-      examplesPerKind: 5,
-      concurrency: 1,
-      // one every 100 ms
-      samplePerHour: 36_000,
-      log: () => {},
-    })
+    // one every 100 ms
+    const background = auditService(async (did) => {
+      audited.push(did)
+      throw new RepoUnavailable('deactivated', 'pds.example answered 400 RepoDeactivated')
+    }, 36_000)
     background.start()
     try {
       await until(() => audited.length >= 3, 10_000, 'three background audits')
