@@ -1,10 +1,12 @@
 // The Express app: routes only; what they serve is passed in.
 import express from 'express'
 import type pg from 'pg'
+import type { AuditService } from './services/audit.js'
 import type { BackfillService } from './services/backfill.js'
 import { FIREHOSE_OFF, type FirehoseService } from './services/firehose.js'
 import type { RateHistory } from './services/rate-history.js'
 import type { SystemMetrics } from './services/system-metrics.js'
+import { auditRoutes } from './api/audit.js'
 import { backfillRoutes } from './api/backfill.js'
 import { healthRoutes } from './api/health.js'
 import { liveRoutes, liveSource } from './api/live.js'
@@ -18,6 +20,7 @@ export type AppDeps = {
   apiPool: pg.Pool
   backfill: BackfillService
   firehose: FirehoseService | null
+  audit: AuditService
   system: SystemMetrics
   rates: RateHistory
   adminToken: string | null
@@ -30,6 +33,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(jsonBody())
   app.use(healthRoutes(deps.apiPool))
   app.use(backfillRoutes(deps.backfill, deps.adminToken))
+  app.use(auditRoutes(deps.audit, deps.adminToken))
   app.get('/api/firehose', (_req, res) => {
     res.json(deps.firehose?.getStatus() ?? FIREHOSE_OFF)
   })

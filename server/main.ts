@@ -1,27 +1,16 @@
-// Starts skyfill from a parsed Config: database (embedded unless DATABASE_URL), migrations, pools, the identity,
-// backfill and live firehose services, and the HTTP server. Returns a handle whose stop() shuts everything down in order.
+// Starts skyfill from a parsed Config: database (embedded unless DATABASE_URL), migrations, the services
+// (runtime.ts: pools, identity, backfill, live firehose, audit), and the HTTP
+// server. Returns a handle whose stop() shuts everything down in order.
 import type { Server } from 'node:http'
 import type { Config } from './config/index.js'
-import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
-import { describeFirstContact } from './db/errors.js'
-import { migrate } from './db/migrate.js'
-import { createPool } from './db/pools.js'
-import { SessionLock } from './db/session-lock.js'
+import { openDatabase } from './db/open-database.js'
 import { createApp } from './app.js'
-import { BatchWriter } from './indexer/writer.js'
-import { ACCOUNT_ROW_LOCKS } from './indexer/write-locks.js'
-import { PgCursorStore } from './pipeline/cursor-store.js'
-import { createDecoder } from './pipeline/decoder/index.js'
-import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
-import { PerHostLimiter } from './net/host-limiter.js'
-import { BackfillService } from './services/backfill.js'
-import { FirehoseService, LIVE_FIREHOSE_LOCK, LIVE_SETTINGS } from './services/firehose.js'
-import { IDENTITY_POOL_SIZE, IdentityService } from './services/identity.js'
-import { withIdentityNotices } from './services/identity-aware-sink.js'
-import { SystemMetrics } from './services/system-metrics.js'
+import { createRuntime } from './runtime.js'
+import type { AuditService } from './services/audit.js'
+import type { BackfillService } from './services/backfill.js'
+import type { FirehoseService } from './services/firehose.js'
+import type { IdentityService } from './services/identity.js'
 import { RateHistory, serviceRates } from './services/rate-history.js'
-import { ServiceLog } from './services/log.js'
-import { REPO_POOL_SIZE, createRepoDeps } from './services/backfill/repo-deps.js'
 
 export type Skyfill = {
   url: string
@@ -29,88 +18,19 @@ export type Skyfill = {
   backfill: BackfillService
   firehose: FirehoseService | null
   identity: IdentityService
+  audit: AuditService
   stop(): Promise<void>
 }
 
 export async function startSkyfill(config: Config, log: (line: string) => void = console.log): Promise<Skyfill> {
   for (const warning of config.warnings) log(`[CONFIG] ${warning}`)
-  let embedded: EmbeddedPg | null = null
-  let databaseUrl = config.databaseUrl
-  if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres({ ...config.embeddedPg, log })
-    databaseUrl = embedded.url
-    log(`[DB] embedded Postgres on 127.0.0.1:${config.embeddedPg.port}, data in ${config.embeddedPg.dataDir}`)
-  }
-  const adminPool = createPool(databaseUrl, 'admin', 1)
-  const applied = await migrate(adminPool).catch(async (err: unknown) => {
-    await adminPool.end()
-    throw config.databaseUrl ? describeFirstContact('DATABASE_URL', config.databaseUrl, err) : err
-  })
-  await adminPool.end()
-  if (applied.length) log(`[DB] applied migrations: ${applied.join(', ')}`)
+  const { url: databaseUrl, embedded } = await openDatabase(config, log)
 
-  const apiPool = createPool(databaseUrl, 'api', config.apiDbPoolSize)
-  const backfillPool = createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill))
-  const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', LIVE_SETTINGS.dbPoolSize) : null
-  const identityPool = createPool(databaseUrl, 'identity', IDENTITY_POOL_SIZE)
-  const repoPool = createPool(databaseUrl, 'repos', REPO_POOL_SIZE)
-  const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
-
-  const repoConfig = config.backfill.repos
-  // One budget per host for every request this process makes: PDSes, DID documents, handles, the relay's listings.
-  const limiter = new PerHostLimiter({
-    defaults: { concurrency: repoConfig.hostConcurrency, ratePerSecond: repoConfig.hostRatePerSecond },
-    perHost: { [new URL(config.plcUrl).host]: { ratePerSecond: repoConfig.plcRatePerSecond } },
-  })
-  const identity = new IdentityService({
-    pool: identityPool,
-    plcUrl: config.plcUrl,
-    handleResolverUrl: repoConfig.handleResolverUrl,
-    allowPrivate: repoConfig.allowPrivateHosts,
-    limiter,
-    log,
-  })
-  const identityChanged = (dids: readonly string[]) => identity.identityChanged(dids)
-
-  const system = new SystemMetrics().start()
-  const backfillLog = new ServiceLog('[BACKFILL]', log)
-  const backfill = new BackfillService({
-    config: config.backfill,
-    relay: config.relayUrl,
-    pool: backfillPool,
-    sink: withIdentityNotices(new BatchWriter(backfillPool, 'backfill', ACCOUNT_ROW_LOCKS), identityChanged),
-    cursors: new PgCursorStore(backfillPool, 'backfill'),
-    decoder,
-    throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
-    log: backfillLog,
-    repos: createRepoDeps({
-      config,
-      pool: repoPool,
-      limiter,
-      locate: (did) => identity.resolve(did),
-      owner: config.instanceId,
-      sink: new BatchWriter(backfillPool, 'repos', ACCOUNT_ROW_LOCKS),
-    }),
-    identity: () => identity.progress(),
-  })
-  const firehose = firehosePool
-    ? new FirehoseService({
-        instanceId: config.instanceId,
-        lock: new SessionLock({ databaseUrl, key: LIVE_FIREHOSE_LOCK, owner: config.instanceId, checkEveryMs: 2000, queryTimeoutMs: 5000 }),
-        standbyRetryMs: 2000,
-        relay: config.relayUrl,
-        cursors: new PgCursorStore(firehosePool, 'firehose'),
-        sink: withIdentityNotices(new BatchWriter(firehosePool, 'firehose', ACCOUNT_ROW_LOCKS), identityChanged),
-        decoder,
-        stallTimeoutMs: config.backfill.stallTimeoutMs,
-        initialCursor: () => backfill.headSeq,
-        onGap: (reason) => backfill.checkEveryRepository(`the live firehose lost events: ${reason}`),
-        log: new ServiceLog('[FIREHOSE]', log),
-      })
-    : null
+  const runtime = createRuntime(config, databaseUrl, log)
+  const { backfill, firehose, identity, audit, system } = runtime
 
   const rates = new RateHistory(serviceRates(backfill, firehose)).start()
-  const app = createApp({ apiPool, backfill, firehose, system, rates, adminToken: config.adminToken })
+  const app = createApp({ apiPool: runtime.pools.api, backfill, firehose, audit, system, rates, adminToken: config.adminToken })
   // Express 5 hands a listen error to this callback (and only there), not as a rejection or a throw.
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: NodeJS.ErrnoException) => {
@@ -119,8 +39,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       reject(new Error(`PORT ${config.port} on ${config.host} ${what}: stop what holds it, or set PORT to another port`))
     })
   }).catch(async (err: unknown) => {
-    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end(), repoPool.end()])
-    system.stop()
+    await runtime.stop()
     rates.stop()
     await embedded?.stop()
     throw err
@@ -134,6 +53,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   identity.start()
   backfill.start()
   firehose?.start()
+  audit.start()
 
   return {
     url,
@@ -141,16 +61,13 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     backfill,
     firehose,
     identity,
+    audit,
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
       })
-      await Promise.all([backfill.stop(), firehose?.stop()])
-      // After the writers: their last batches may still report changed identities.
-      await identity.stop()
-      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end(), repoPool.end()])
-      system.stop()
+      await runtime.stop()
       rates.stop()
       await embedded?.stop()
     },

@@ -6,7 +6,8 @@ import { field } from './dom.js'
 
 const STORAGE_KEY = 'skyfill.adminToken'
 
-function readToken(): string | null {
+/** The admin token this tab holds, if any (the audit card reads it too). */
+export function readToken(): string | null {
   try {
     return sessionStorage.getItem(STORAGE_KEY)
   } catch {

@@ -1,6 +1,8 @@
-// The dashboard's entry point: wires the SSE stream to the renderers, the chart, the stats panel and the controls.
+// The dashboard's entry point: wires the SSE stream to the renderers, the chart, the stats panel, the controls and
+// the audit card.
 import './style.css'
 import { AdminControls } from './admin.js'
+import { AuditCard } from './audit.js'
 import { RateChart } from './chart.js'
 import { field } from './dom.js'
 import { LiveConnection } from './live.js'
@@ -15,6 +17,7 @@ const chart = new RateChart(field<SVGSVGElement>('rate-chart'), {
 })
 const stats = new StatsPanel()
 const admin = new AdminControls()
+new AuditCard()
 
 const connection = field('connection')
 const live = new LiveConnection('api/live', {

@@ -10,12 +10,16 @@ import type { FirehoseStatus } from '../services/firehose.js'
 import type { SystemSample } from '../services/system-metrics.js'
 import { JOB_STATES } from '../repos/job-state.js'
 import { SYNC_STATES } from '../indexer/repo-chain.js'
+import { DIFFERENCE_KINDS } from '../audit/report.js'
+import type { AuditCounters } from '../services/audit.js'
 
 export type MetricsDeps = {
   apiPool: pg.Pool
   backfill: { getProgress(): BackfillProgress }
   firehose: { getStatus(): FirehoseStatus } | null
   system: { sample(): SystemSample }
+  /** The audits' counts since the process started; absent: all 0. */
+  audit?: { counters(): AuditCounters }
 }
 
 const BACKFILL_STATES: readonly BackfillState[] = ['off', 'idle', 'locating', 'running', 'paused', 'throttled', 'complete', 'failed']
@@ -24,7 +28,7 @@ const IDENTITY_STATES = ['due', 'verified', 'invalid', 'failed'] as const
 const OUTCOMES = ['received', 'processed', 'skipped', 'invalid', 'upserted', 'deleted', 'unindexed'] as const
 const MB = 1024 * 1024
 
-type Snapshot = { progress: BackfillProgress; firehose: FirehoseStatus | null; system: SystemSample }
+type Snapshot = { progress: BackfillProgress; firehose: FirehoseStatus | null; system: SystemSample; audit: AuditCounters | null }
 
 const orNaN = (v: number | null | undefined) => (v === null || v === undefined ? Number.NaN : v)
 
@@ -33,7 +37,12 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
   const registry = new Registry()
   let snap: Snapshot | null = null
   const take = (): Snapshot => {
-    snap = { progress: deps.backfill.getProgress(), firehose: deps.firehose?.getStatus() ?? null, system: deps.system.sample() }
+    snap = {
+      progress: deps.backfill.getProgress(),
+      firehose: deps.firehose?.getStatus() ?? null,
+      system: deps.system.sample(),
+      audit: deps.audit?.counters() ?? null,
+    }
     return snap
   }
   const current = () => snap ?? take()
@@ -176,6 +185,33 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
       this.inc({ outcome: 'processed' }, f?.processed ?? 0)
     },
   })
+
+  // ---- audit ----
+  const auditCounter = (name: string, help: string, read: (a: AuditCounters) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const a = current().audit
+        this.reset()
+        this.inc(a ? read(a) : 0)
+      },
+    })
+  auditCounter('skyfill_audit_repos_checked_total', 'Repositories audited (compared with their PDS) since the process started', (a) => a.reposChecked)
+  auditCounter('skyfill_audit_repos_differing_total', 'Audited repositories that differed from their PDS', (a) => a.reposDiffering)
+  new Counter({
+    name: 'skyfill_audit_differences_total',
+    help: 'Differences audits found, by kind: missing, extra, stale (another CID), handle, status',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const a = current().audit
+      this.reset()
+      for (const kind of DIFFERENCE_KINDS) this.inc({ kind }, a?.differences[kind] ?? 0)
+    },
+  })
+  gauge('skyfill_audit_drift_ratio', 'Audited repositories that differed, of those audited, since the process started (NaN before the first)', (s) => orNaN(s.audit?.driftRatio))
 
   // ---- process (the shared sampler's view, as the dashboard and the governor see it) ----
   gauge('skyfill_memory_rss_bytes', 'Resident set size, as last sampled', (s) => s.system.rssMb * MB)

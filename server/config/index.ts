@@ -73,6 +73,8 @@ export type Config = {
   /** The DID directory: did:plc documents, for repo jobs, identity checks and the verified decoder. */
   plcUrl: string
   backfill: BackfillConfig
+  /** AUDIT_SAMPLE_PER_HOUR: random repositories audited an hour in the background, spread evenly; 0: off. */
+  auditSamplePerHour: number
   /** Unknown BACKFILL_* variables: warned about, not fatal, so a typo is visible. */
   warnings: string[]
 }
@@ -231,6 +233,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     adminToken,
     plcUrl: (url(env, 'PLC_URL', ['http:', 'https:'])?.toString() ?? 'https://plc.directory').replace(/\/$/, ''),
     backfill: parseBackfill(env),
+    auditSamplePerHour: integer(env, 'AUDIT_SAMPLE_PER_HOUR', 0, 100000) ?? 0,
     warnings,
   }
 }

@@ -77,6 +77,9 @@ async function clearLeftoverPostmaster(dataDir: string, log: (line: string) => v
   }
 }
 
+/** Where the embedded Postgres on `port` answers. */
+export const embeddedUrl = (port: number) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`
+
 export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<EmbeddedPg> {
   const log = opts.log ?? ((line) => console.log(line))
   const runAs = postgresIdentity()
@@ -109,7 +112,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   }
   const forget = stopOnExit(postmaster)
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`,
+    url: embeddedUrl(opts.port),
     stop: async () => {
       forget()
       await postmaster.stop()

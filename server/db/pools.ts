@@ -2,7 +2,7 @@
 // itself in application_name, which is how tests and operators see who holds which connection.
 import pg from 'pg'
 
-export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'repos' | 'admin'
+export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'repos' | 'audit' | 'admin'
 
 const OPTIONS: Record<PoolRole, string | undefined> = {
   // A read that runs away must not hold an API connection (and a request) for minutes.
@@ -16,6 +16,8 @@ const OPTIONS: Record<PoolRole, string | undefined> = {
   // The repository work's bookkeeping (job claims and leases, listings, positions, counts): small statements kept
   // off the backfill's pool, whose connections are the writes BACKFILL_MAX_CONCURRENT bounds.
   repos: '-c synchronous_commit=off',
+  // The audit reads a page of one repository's rows at a time (and a repair removes a few rows): never for minutes.
+  audit: '-c statement_timeout=60000',
   admin: undefined,
 }
 

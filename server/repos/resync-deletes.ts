@@ -3,8 +3,8 @@
 // so memory stays one page whatever the repo's size. The deletes carry the resync's rev: the writer removes only
 // rows older than that and leaves a tombstone, so a record a newer live op wrote meanwhile is never undone.
 import type { DeleteOp } from '../events/index.js'
-import { RECORD_MODULES } from '../indexer/records/index.js'
 import type pg from 'pg'
+import { storedRecords } from './stored-records.js'
 
 /** A record key of the fetched repository, `collection/rkey`, in the MST's (bytewise) order. */
 export type CarKey = { key: string }
@@ -15,25 +15,6 @@ export type ResyncCommit = {
   rev: string
   /** when the repository was fetched: the deletes' `time` */
   time: string
-}
-
-const DEFAULT_PAGE = 1000
-
-// URIs of one repo are `at://<did>/<key>`; in "C" collation they sort as their keys do, and `at://<did>0` is the
-// first string past every one of them ('0' follows '/'), so each table's primary key serves the range.
-const ROWS_SQL = `
-  SELECT uri FROM (${RECORD_MODULES.map((m) => `SELECT uri FROM ${m.table} WHERE uri > $1 AND uri < $2`).join(' UNION ALL ')}) u
-  ORDER BY uri LIMIT $3`
-
-async function* storedKeys(db: Pick<pg.Pool, 'query'>, did: string, pageSize: number): AsyncGenerator<string> {
-  const prefix = `at://${did}/`
-  const end = `at://${did}0`
-  for (let after = prefix; ; ) {
-    const { rows } = await db.query<{ uri: string }>(ROWS_SQL, [after, end, pageSize])
-    for (const r of rows) yield r.uri.slice(prefix.length)
-    if (rows.length < pageSize) return
-    after = rows[rows.length - 1].uri
-  }
 }
 
 /** Delete ops (seq 0, the resync's rev) for each row of `commit.did` whose key `keys` does not yield. */
@@ -56,7 +37,7 @@ export async function* resyncDeletes(
     return key
   }
   let carKey = await nextCarKey()
-  for await (const rowKey of storedKeys(db, commit.did, options.pageSize ?? DEFAULT_PAGE)) {
+  for await (const { key: rowKey } of storedRecords(db, commit.did, options.pageSize)) {
     while (carKey !== null && carKey < rowKey) carKey = await nextCarKey()
     if (carKey === rowKey) continue
     const slash = rowKey.indexOf('/')

@@ -122,6 +122,19 @@ export async function queueResyncs(pool: pg.Pool, jobs: Pick<RepoJobStore, 'rese
 }
 
 /**
+ * A resync asked for from outside the chain of commits (the audit found the repository's rows differ from it): its
+ * whole repository is queued and its position moves to 'resyncing' with `reason`, which the fetch's landing ends.
+ */
+export async function queueResync(db: Queryable, jobs: Pick<RepoJobStore, 'reset'>, did: string, reason: string): Promise<void> {
+  await jobs.reset(did, null)
+  await db.query(
+    `INSERT INTO repo_positions (did, sync_state, reason) VALUES ($1, 'resyncing', $2)
+     ON CONFLICT (did) DO UPDATE SET sync_state = 'resyncing', reason = $2, state_changed_at = now(), updated_at = now()`,
+    [did, reason],
+  )
+}
+
+/**
  * In the transaction that writes a fetched repository's rows: its position becomes active at the fetched commit,
  * unless a newer commit was applied meanwhile (then that one stays), and its gap and #sync rows are resolved.
  */

@@ -24,7 +24,8 @@ import type { RepoFetcher } from '../repos/repo-fetcher.js'
 import { configLines, progressLine, repoProgressLine } from './backfill/log-lines.js'
 import { RepoPart } from './backfill/repo-part.js'
 import { RepoWorkers, type RepoWorkerOptions } from '../repos/repo-worker.js'
-import { ResyncScheduler, checkAll, markResyncFailed, markResynced, syncStateCounts, type SyncStateCounts } from '../repos/resync-scheduler.js'
+import { ResyncScheduler, checkAll, markResyncFailed, markResynced, queueResync, syncStateCounts, type SyncStateCounts } from '../repos/resync-scheduler.js'
+import { abortableSleep } from '../lib/sleep.js'
 import { resyncDeletes } from '../repos/resync-deletes.js'
 import { planWindowUntilReachable } from './backfill/plan-window.js'
 import { createProbe } from './backfill/probe.js'
@@ -253,6 +254,36 @@ export class BackfillService {
         .catch(() => {})
     }
     return this.syncCounts?.counts ?? EMPTY_SYNC
+  }
+
+  /**
+   * Fetches these repositories whole again, with repo workers of this service (its gate, semaphore and throttle, so
+   * the backfill's limits hold for them too), and resolves once each job is done, unavailable or failed. `reason` is
+   * shown on their positions until then. Works whether or not a run is going on: its own workers may take some too.
+   */
+  async resync(dids: string[], reason: string, signal: AbortSignal, pollMs = 250): Promise<void> {
+    const repos = this.deps.repos
+    if (!repos) throw new Error('repositories cannot be fetched by this instance: it has no repository part')
+    if (dids.length === 0) return
+    for (const did of dids) await queueResync(repos.db, repos.store, did, reason)
+    const workers = new RepoWorkers({ ...this.workerOptions(repos, Math.min(repos.concurrency, dids.length)), listingDone: () => true })
+    const running = workers.run()
+    const stop = () => workers.stop()
+    signal.addEventListener('abort', stop, { once: true })
+    try {
+      const left = new Set(dids)
+      while (left.size > 0 && !signal.aborted && !this.stopping) {
+        for (const did of [...left]) {
+          const state = (await repos.store.get(did))?.status.state
+          if (state === 'done' || state === 'unavailable' || state === 'failed') left.delete(did)
+        }
+        if (left.size > 0) await abortableSleep(pollMs, signal)
+      }
+    } finally {
+      signal.removeEventListener('abort', stop)
+      workers.stop()
+      await running
+    }
   }
 
   private get stopping(): boolean {

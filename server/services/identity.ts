@@ -8,6 +8,7 @@ import { IdentityCache } from '../identity/identity-cache.js'
 import { IdentityRefresher, type IdentityCounts } from '../identity/identity-refresher.js'
 import { networkIdentityDeps, resolveIdentity, type ResolvedIdentity } from '../identity/resolve-identity.js'
 import type { HostLimiter } from '../net/limiter.js'
+import { abortableSleep } from '../lib/sleep.js'
 
 // Handles change rarely and #identity events announce most changes as they happen, so the TTL only bounds how long
 // a change made without one (a DNS record edited, a domain lapsed) goes unseen: a day.
@@ -113,6 +114,25 @@ export class IdentityService {
       .query(REDUE_SQL, [dids])
       .catch((err: Error) => this.deps.log(`[IDENTITY] making ${dids.length} changed actors due failed: ${err.message}`))
     this.wake()
+  }
+
+  /**
+   * For the audit's repair: these actors are verified again now, and this resolves once the refresher has written a
+   * checked result for each (or after `timeoutMs`, for one whose handle host does not answer).
+   */
+  async reverify(dids: readonly string[], signal: AbortSignal, timeoutMs = 60_000, pollMs = 250): Promise<void> {
+    const since = new Date()
+    await this.identityChanged(dids)
+    const deadline = Date.now() + timeoutMs
+    while (!signal.aborted && Date.now() < deadline) {
+      const { rows } = await this.deps.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM actors
+         WHERE did = ANY($1::text[]) AND (identity_checked_at IS NULL OR identity_checked_at < $2)`,
+        [dids, since],
+      )
+      if (rows[0]!.n === 0) return
+      await abortableSleep(pollMs, signal)
+    }
   }
 
   /** The last counts, recounted in the background when older than a few seconds. */

@@ -5,6 +5,7 @@ import { register as globalRegistry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { metricsRoutes, type MetricsDeps } from '../../server/api/metrics.js'
 import { createPool } from '../../server/db/pools.js'
+import type { AuditCounters } from '../../server/services/audit.js'
 import type { BackfillProgress } from '../../server/services/backfill.js'
 import { freePort } from '../harness/postgres.js'
 import { startServer, type TestServer } from './fixture.js'
@@ -92,6 +93,7 @@ describe('GET /metrics values', () => {
   let listening: Server
   const apiPool = createPool('postgres://127.0.0.1:1/unused', 'api', 7)
   let current = progress()
+  let auditCounts: AuditCounters = { reposChecked: 0, reposDiffering: 0, differences: { missing: 0, extra: 0, stale: 0, handle: 0, status: 0 }, driftRatio: null }
   const deps: MetricsDeps = {
     apiPool,
     backfill: { getProgress: () => current },
@@ -101,6 +103,7 @@ describe('GET /metrics values', () => {
     system: {
       sample: () => ({ cpuPercent: 12.5, loopDelayP50Ms: 2, loopDelayP99Ms: 15, loopDelayMaxMs: 40, rssMb: 300, heapUsedMb: 100, at: 0 }),
     },
+    audit: { counters: () => auditCounts },
   }
 
   beforeAll(async () => {
@@ -210,6 +213,21 @@ describe('GET /metrics values', () => {
     } finally {
       current = progress()
     }
+  })
+
+  it('reports the audits: repositories checked and differing, differences by kind, the drift ratio (NaN before one)', async () => {
+    let text = await (await fetch(url)).text()
+    expect(value(text, 'skyfill_audit_repos_checked_total')).toBe(0)
+    expect(value(text, 'skyfill_audit_drift_ratio')).toBeNaN()
+    auditCounts = { reposChecked: 40, reposDiffering: 2, differences: { missing: 3, extra: 1, stale: 0, handle: 1, status: 0 }, driftRatio: 0.05 }
+    text = await (await fetch(url)).text()
+    expect(text).toContain('# TYPE skyfill_audit_repos_checked_total counter')
+    expect(value(text, 'skyfill_audit_repos_checked_total')).toBe(40)
+    expect(value(text, 'skyfill_audit_repos_differing_total')).toBe(2)
+    expect(value(text, 'skyfill_audit_differences_total{kind="missing"}')).toBe(3)
+    expect(value(text, 'skyfill_audit_differences_total{kind="handle"}')).toBe(1)
+    expect(value(text, 'skyfill_audit_differences_total{kind="stale"}')).toBe(0)
+    expect(value(text, 'skyfill_audit_drift_ratio')).toBe(0.05)
   })
 
   it('reports the live firehose cursor, state and events', async () => {

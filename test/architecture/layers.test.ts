@@ -17,6 +17,7 @@ const LAYERS: string[][] = [
   ['pipeline'],
   ['indexer'],
   ['repos'],
+  ['audit'],
   ['services'],
   ['api'],
   ['.'], // index.ts, main.ts, app.ts: start-up and wiring

@@ -87,8 +87,9 @@ export type FakeServer = {
 }
 
 /** An Express app with the real dashboard + /api/live routes, fed from mutable fixtures. */
-export async function startFakeServer(options: { live?: LiveOptions; distDir?: string } = {}): Promise<FakeServer> {
+export async function startFakeServer(options: { live?: LiveOptions; distDir?: string; routes?: express.Router[] } = {}): Promise<FakeServer> {
   const app = express()
+  app.use(express.json())
   const state = {
     progress: progressFixture(),
     system: systemFixture(),
@@ -116,6 +117,7 @@ export async function startFakeServer(options: { live?: LiveOptions; distDir?: s
     if (action === 'resume') state.progress = { ...state.progress, state: 'running', pausedBy: [] }
     res.json({ state: state.progress.state })
   })
+  for (const router of options.routes ?? []) app.use(router)
   app.use(dashboardRoutes(options.distDir ? { distDir: options.distDir } : {}))
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s))

@@ -118,3 +118,14 @@ describe('the repository part of the configuration', () => {
     expect(parseConfig({ HANDLE_RESOLVER_URL: 'http://127.0.0.1:2583/' }).backfill.repos.handleResolverUrl).toBe('http://127.0.0.1:2583')
   })
 })
+
+describe('the background audit', () => {
+  it('is off unless AUDIT_SAMPLE_PER_HOUR asks for repositories an hour, from 0 to 100000', () => {
+    expect(parseConfig({}).auditSamplePerHour).toBe(0)
+    expect(parseConfig({ AUDIT_SAMPLE_PER_HOUR: '12' }).auditSamplePerHour).toBe(12)
+    expect(parseConfig({ AUDIT_SAMPLE_PER_HOUR: '100000' }).auditSamplePerHour).toBe(100000)
+    expect(() => parseConfig({ AUDIT_SAMPLE_PER_HOUR: '100001' })).toThrow('AUDIT_SAMPLE_PER_HOUR must be an integer from 0 to 100000, got "100001"')
+    expect(() => parseConfig({ AUDIT_SAMPLE_PER_HOUR: 'often' })).toThrow('AUDIT_SAMPLE_PER_HOUR must be an integer from 0 to 100000, got "often"')
+    expect(() => parseConfig({ AUDIT_SAMPLE_PER_HOUR: '-1' })).toThrow(/^AUDIT_SAMPLE_PER_HOUR must be/)
+  })
+})
