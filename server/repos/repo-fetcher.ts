@@ -95,6 +95,10 @@ export class RepoFetcher {
     const url = new URL('/xrpc/com.atproto.sync.getRepo', pdsUrl)
     url.searchParams.set('did', did)
     if (since !== null) url.searchParams.set('since', since)
+    // A host parked by other jobs' answers: give this job back rather than hold a worker. A job that met the refusal
+    // itself retries below, waiting at the limiter as the host asked, and then fails with its backoff.
+    const parked = this.opts.parkedFor(url.host)
+    if (parked > PARKED_WAIT_MS) throw new HostParked(url.host, parked)
     for (let attempt = 0; ; attempt++) {
       const res = await this.request(url, signal)
       if (res.status === 200) {
@@ -138,8 +142,6 @@ export class RepoFetcher {
   }
 
   private async request(url: URL, signal: AbortSignal): Promise<SafeResponse> {
-    const parked = this.opts.parkedFor(url.host)
-    if (parked > PARKED_WAIT_MS) throw new HostParked(url.host, parked)
     try {
       return await safeFetch(url, {
         allowPrivate: this.opts.allowPrivate,
