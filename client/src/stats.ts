@@ -75,6 +75,9 @@ export class StatsPanel {
   private inFlight = false
   private lastFetch = 0
   private lastProcessed: number | null = null
+  /** Fetches still owed once the counts stop moving: the server recomputes in the background (stale-while-revalidate),
+   * so the first answer after the last write may still be the older figures. */
+  private settling = 0
   private unavailable = false
 
   // Every few seconds while the counts move: the table must not lag far behind the Events card.
@@ -83,8 +86,10 @@ export class StatsPanel {
   /** Called on every progress tick with the backfill + firehose processed counts; fetches when due. */
   maybeRefresh(processed: number): void {
     const moved = processed !== this.lastProcessed
-    const wait = this.unavailable || !moved ? 60_000 : this.minIntervalMs
+    if (moved) this.settling = 2
+    const wait = this.unavailable || (!moved && this.settling === 0) ? 60_000 : this.minIntervalMs
     if (document.visibilityState === 'hidden' || this.inFlight || Date.now() - this.lastFetch < wait) return
+    if (!moved && this.settling > 0) this.settling--
     this.lastProcessed = processed
     void this.refresh()
   }
