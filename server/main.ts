@@ -1,6 +1,7 @@
 // Starts skyfill from a parsed Config: database (embedded unless DATABASE_URL), migrations, pools, the identity,
 // backfill and live firehose services, and the HTTP server. Returns a handle whose stop() shuts everything down in order.
 import type { Server } from 'node:http'
+import os from 'node:os'
 import type { Config } from './config/index.js'
 import { startEmbeddedPostgres, type EmbeddedPg } from './db/embedded.js'
 import { describeFirstContact } from './db/errors.js'
@@ -14,7 +15,7 @@ import { PgCursorStore } from './pipeline/cursor-store.js'
 import { createDecoder } from './pipeline/decoder/index.js'
 import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
 import { PerHostLimiter } from './net/host-limiter.js'
-import { BackfillService } from './services/backfill.js'
+import { BackfillService, type BackfillProgress } from './services/backfill.js'
 import { FirehoseService, LIVE_FIREHOSE_LOCK, LIVE_SETTINGS } from './services/firehose.js'
 import { IDENTITY_POOL_SIZE, IdentityService } from './services/identity.js'
 import { withIdentityNotices } from './services/identity-aware-sink.js'
@@ -22,6 +23,8 @@ import { SystemMetrics } from './services/system-metrics.js'
 import { RateHistory, serviceRates } from './services/rate-history.js'
 import { ServiceLog } from './services/log.js'
 import { createRepoDeps } from './services/backfill/repo-deps.js'
+import { RangeStore } from './services/backfill/range-store.js'
+import { InstanceRegistry, type InstanceReport } from './services/instance-registry.js'
 
 export type Skyfill = {
   url: string
@@ -31,6 +34,9 @@ export type Skyfill = {
   identity: IdentityService
   stop(): Promise<void>
 }
+
+/** How often each instance writes its heartbeat; it counts as live for three of these. */
+const INSTANCE_HEARTBEAT_MS = 2000
 
 export async function startSkyfill(config: Config, log: (line: string) => void = console.log): Promise<Skyfill> {
   for (const warning of config.warnings) log(`[CONFIG] ${warning}`)
@@ -53,6 +59,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const backfillPool = createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill))
   const firehosePool = config.firehoseEnabled ? createPool(databaseUrl, 'firehose', LIVE_SETTINGS.dbPoolSize) : null
   const identityPool = createPool(databaseUrl, 'identity', IDENTITY_POOL_SIZE)
+  const coordinationPool = createPool(databaseUrl, 'coordination', 2)
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
 
   const repoConfig = config.backfill.repos
@@ -73,12 +80,28 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
 
   const system = new SystemMetrics().start()
   const backfillLog = new ServiceLog('[BACKFILL]', log)
+  // Every instance says it is alive every few seconds; the hosts' limits are divided among the live ones.
+  const instances = new InstanceRegistry({
+    pool: coordinationPool,
+    id: config.instanceId,
+    hostname: os.hostname(),
+    pid: process.pid,
+    intervalMs: INSTANCE_HEARTBEAT_MS,
+    report: (): InstanceReport => {
+      const p: BackfillProgress = backfill.getProgress()
+      return { eventsPerSecond: p.eventsPerSecond, recordsPerSecond: p.repos?.recordsPerSecond ?? 0, framesWritten: p.counts.processed }
+    },
+    onLive: (rank, live) => limiter.setShare(rank, live),
+    log: new ServiceLog('[INSTANCE]', log).write,
+  })
   const backfill = new BackfillService({
     config: config.backfill,
     relay: config.relayUrl,
     pool: backfillPool,
     sink: withIdentityNotices(new BatchWriter(backfillPool, 'backfill', ACCOUNT_ROW_LOCKS), identityChanged),
     cursors: new PgCursorStore(backfillPool, 'backfill'),
+    ranges: new RangeStore(coordinationPool, 'backfill'),
+    owner: config.instanceId,
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
     log: backfillLog,
@@ -91,6 +114,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       sink: new BatchWriter(backfillPool, 'repos', ACCOUNT_ROW_LOCKS),
     }),
     identity: () => identity.progress(),
+    instances: () => instances.list(),
   })
   const firehose = firehosePool
     ? new FirehoseService({
@@ -118,7 +142,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       reject(new Error(`PORT ${config.port} on ${config.host} ${what}: stop what holds it, or set PORT to another port`))
     })
   }).catch(async (err: unknown) => {
-    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end()])
+    await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end(), coordinationPool.end()])
     system.stop()
     rates.stop()
     await embedded?.stop()
@@ -130,6 +154,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   log(`[SERVER] listening on ${url}`)
   // Once up, not before: a start-up that fails says only why.
   log(`[INSTANCE] ${config.instanceId}`)
+  await instances.start()
   identity.start()
   backfill.start()
   firehose?.start()
@@ -146,9 +171,10 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
         server.closeAllConnections()
       })
       await Promise.all([backfill.stop(), firehose?.stop()])
+      await instances.stop()
       // After the writers: their last batches may still report changed identities.
       await identity.stop()
-      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end()])
+      await Promise.all([apiPool.end(), backfillPool.end(), firehosePool?.end(), identityPool.end(), coordinationPool.end()])
       system.stop()
       rates.stop()
       await embedded?.stop()

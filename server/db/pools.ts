@@ -2,7 +2,7 @@
 // itself in application_name, which is how tests and operators see who holds which connection.
 import pg from 'pg'
 
-export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'admin'
+export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'coordination' | 'admin'
 
 const OPTIONS: Record<PoolRole, string | undefined> = {
   // A read that runs away must not hold an API connection (and a request) for minutes.
@@ -13,6 +13,9 @@ const OPTIONS: Record<PoolRole, string | undefined> = {
   firehose: '-c synchronous_commit=off',
   // An identity result lost in a crash is only resolved again: the claim's lease runs out and it is due once more.
   identity: '-c synchronous_commit=off',
+  // Instances' heartbeats and the replay ranges' claims, leases and summaries: small statements kept off the
+  // backfill's pool, whose operations BACKFILL_MAX_CONCURRENT counts (invariant 5).
+  coordination: '-c statement_timeout=10000',
   admin: undefined,
 }
 

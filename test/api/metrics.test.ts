@@ -44,6 +44,7 @@ function progress(overrides: Partial<BackfillProgress> = {}): BackfillProgress {
     source: { state: 'connected', error: null, bufferedFrames: 0, bufferedBytes: 0, paused: false },
     repos: null,
     sync: null,
+    instances: [],
     pausedBy: [],
     gaps: [],
     startedAt: null,
