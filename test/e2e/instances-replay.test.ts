@@ -14,8 +14,8 @@ import { ACCOUNT_ROW_LOCKS } from '../../server/indexer/write-locks.js'
 import { decodeLean } from '../../server/pipeline/decoder/lean.js'
 import type { BackfillProgress } from '../../server/services/backfill.js'
 import { testDatabase } from '../harness/db.js'
-import { freePort, type TestDatabase } from '../harness/postgres.js'
-import { spawnServer, type ServerProcess } from '../harness/server-process.js'
+import type { TestDatabase } from '../harness/postgres.js'
+import { spawnInstances, type ServerInstance as Instance } from '../harness/server-process.js'
 import { bulkFrames } from '../faults/support/bulk.js'
 import { readState, type State } from '../faults/support/truth.js'
 import { until } from '../support/backfill.js'
@@ -23,7 +23,6 @@ import { until } from '../support/backfill.js'
 const EVENTS = 16_000
 const IDS = ['alpha', 'beta', 'gamma'] as const
 
-type Instance = { id: string; server: ServerProcess; url: string }
 type RangeRow = {
   id: string
   range_start: string
@@ -94,12 +93,9 @@ afterAll(async () => {
 
 describe('three instances replaying one window', () => {
   it('one SIGKILLed mid-range: the other two finish, with no gap, no range done twice and no frame written twice', async () => {
-    for (const id of IDS) {
-      const port = await freePort()
-      const server = spawnServer({
+    instances.push(
+      ...(await spawnInstances(IDS, {
         DATABASE_URL: db.url,
-        HOST: '127.0.0.1',
-        PORT: String(port),
         RELAY_URL: source.url,
         PLC_URL: source.url.replace(/^ws/, 'http'),
         BACKFILL_DAYS: '-1',
@@ -107,10 +103,8 @@ describe('three instances replaying one window', () => {
         BACKFILL_BATCH_SIZE: '100',
         BACKFILL_BATCH_DELAY_MS: '50',
         BACKFILL_MAX_CONCURRENT: '2',
-        INSTANCE_ID: id,
-      })
-      instances.push({ id, server, url: `http://127.0.0.1:${port}` })
-    }
+      })),
+    )
     await Promise.all(instances.map((i) => i.server.waitForLine(/\[BACKFILL\] Replaying from cursor/, 60_000)))
     // Planned once: one instance located the window, the others joined the run it stored.
     expect(instances.filter((i) => i.server.lines.some((l) => /\[BACKFILL\] Locating the window/.test(l)))).toHaveLength(1)
