@@ -216,8 +216,9 @@ export class PerHostLimiter implements HostLimiter {
    * (limit-share.ts), and requests waiting are granted under the new limits.
    */
   setShare(rank: number, live: number): void {
-    shareOf(this.defaults, rank, live)
     if (rank === this.share.rank && live === this.share.live) return
+    // Refuses a rank outside the live instances before anything changes.
+    shareOf(this.defaults, rank, live)
     this.share = { rank, live }
     for (const h of this.hosts.values()) {
       h.limits = this.limitsFor(h.name)

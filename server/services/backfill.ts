@@ -25,7 +25,6 @@ import type { RepoJobStore } from '../repos/job-store.js'
 import type { ListingSource, RepoLister } from '../repos/repo-lister.js'
 import type { RepoFetcher } from '../repos/repo-fetcher.js'
 import { configLines, progressLine, repoProgressLine } from './backfill/log-lines.js'
-import { plural } from './format.js'
 import { RepoPart } from './backfill/repo-part.js'
 import { RepoWorkers, type RepoWorkerOptions } from '../repos/repo-worker.js'
 import { ResyncScheduler, checkAll, markResyncFailed, markResynced, syncStateCounts, type SyncStateCounts } from '../repos/resync-scheduler.js'
@@ -95,7 +94,7 @@ export type BackfillDeps = {
 }
 
 /** A range held by an instance that stopped renewing it is claimable this long after its last renewal. */
-export const RANGE_LEASE_MS = 10_000
+const RANGE_LEASE_MS = 10_000
 const RANGE_RENEW_MS = 2_000
 
 export class BackfillService {
@@ -475,7 +474,9 @@ export class BackfillService {
     this.replayer = replayer
     this.state = 'running'
     await replayer.refresh()
-    this.log.write(`Replaying from cursor ${replayer.summary?.cursor ?? meta.startCursor} to head ${meta.headSeq} in ${plural(replayer.summary?.ranges ?? 0, 'range')}`)
+    this.log.write(`Replaying from cursor ${replayer.summary?.cursor ?? meta.startCursor} to head ${meta.headSeq}`)
+    const ranges = replayer.summary?.ranges ?? 0
+    if (ranges > 1) this.log.write(`Replay: the window is ${ranges} seq ranges, each replayed by whichever instance claims it (this one is ${this.deps.owner})`)
     this.startProgressTimer()
     const end = await replayer.run()
     await replayer.refresh()
@@ -483,8 +484,8 @@ export class BackfillService {
     if (end.kind === 'complete') {
       const c = replayer.counts
       this.log.write(
-        `Complete: reached head seq ${meta.headSeq}; ${c.processed} events written by this instance (${plural(replayer.rangesDone, 'range')}), ` +
-          `${c.invalid} rejected, ${c.skipped} skipped`,
+        `Complete: reached head seq ${meta.headSeq}; ${c.processed} events written, ${c.invalid} rejected, ${c.skipped} skipped` +
+          (ranges > 1 ? ` (this instance's share: ${replayer.rangesDone} of the ${ranges} ranges marked done here)` : ''),
       )
     } else if (end.kind === 'failed') {
       this.state = 'failed'
