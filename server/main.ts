@@ -2,6 +2,7 @@
 // (runtime.ts: pools, identity, backfill, live firehose, audit), and the HTTP
 // server. Returns a handle whose stop() shuts everything down in order.
 import type { Server } from 'node:http'
+import os from 'node:os'
 import type { Config } from './config/index.js'
 import { openDatabase } from './db/open-database.js'
 import { createApp } from './app.js'
@@ -21,6 +22,9 @@ export type Skyfill = {
   audit: AuditService
   stop(): Promise<void>
 }
+
+/** How often each instance writes its heartbeat; it counts as live for three of these. */
+const INSTANCE_HEARTBEAT_MS = 2000
 
 export async function startSkyfill(config: Config, log: (line: string) => void = console.log): Promise<Skyfill> {
   for (const warning of config.warnings) log(`[CONFIG] ${warning}`)
@@ -50,6 +54,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   log(`[SERVER] listening on ${url}`)
   // Once up, not before: a start-up that fails says only why.
   log(`[INSTANCE] ${config.instanceId}`)
+  await runtime.instances.start()
   identity.start()
   backfill.start()
   firehose?.start()

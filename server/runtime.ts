@@ -2,6 +2,7 @@
 // one per-host limiter, the identity, backfill, live firehose and audit services. `npm start` serves it (main.ts);
 // `npm run audit` runs its audit service alone (scripts/audit.ts), so both fetch and write with the same classes.
 import type pg from 'pg'
+import os from 'node:os'
 import type { Config } from './config/index.js'
 import { createPool } from './db/pools.js'
 import { SessionLock } from './db/session-lock.js'
@@ -12,20 +13,24 @@ import { createDecoder } from './pipeline/decoder/index.js'
 import { createThrottle, poolSizeFor } from './pipeline/create-throttle.js'
 import { PerHostLimiter } from './net/host-limiter.js'
 import { AuditService } from './services/audit.js'
-import { BackfillService } from './services/backfill.js'
+import { BackfillService, type BackfillProgress } from './services/backfill.js'
 import { FirehoseService, LIVE_FIREHOSE_LOCK, LIVE_SETTINGS } from './services/firehose.js'
 import { IDENTITY_POOL_SIZE, IdentityService } from './services/identity.js'
 import { withIdentityNotices } from './services/identity-aware-sink.js'
 import { SystemMetrics } from './services/system-metrics.js'
 import { ServiceLog } from './services/log.js'
 import { REPO_POOL_SIZE, createRepoDeps } from './services/backfill/repo-deps.js'
+import { RangeStore } from './services/backfill/range-store.js'
+import { InstanceRegistry, type InstanceReport } from './services/instance-registry.js'
 
 /** The audit's own connections: one per repository audited at once, and one for its bookkeeping. */
 const auditPoolSize = (config: Config) => config.backfill.repos.concurrency + 1
 
 export type Runtime = {
-  pools: { api: pg.Pool; backfill: pg.Pool; firehose: pg.Pool | null; identity: pg.Pool; audit: pg.Pool }
+  pools: { api: pg.Pool; backfill: pg.Pool; firehose: pg.Pool | null; identity: pg.Pool; audit: pg.Pool; repos: pg.Pool; coordination: pg.Pool }
   system: SystemMetrics
+  /** This instance among those on the database: heartbeats, and the hosts' limits shared among the live ones. */
+  instances: InstanceRegistry
   identity: IdentityService
   backfill: BackfillService
   firehose: FirehoseService | null
@@ -33,6 +38,9 @@ export type Runtime = {
   /** Stops the services (writers first, then identity), then closes the pools. */
   stop(): Promise<void>
 }
+
+/** How often each instance writes its heartbeat; it counts as live for three of these. */
+const INSTANCE_HEARTBEAT_MS = 2000
 
 export function createRuntime(config: Config, databaseUrl: string, log: (line: string) => void): Runtime {
   const pools = {
@@ -42,6 +50,7 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
     identity: createPool(databaseUrl, 'identity', IDENTITY_POOL_SIZE),
     audit: createPool(databaseUrl, 'audit', auditPoolSize(config)),
     repos: createPool(databaseUrl, 'repos', REPO_POOL_SIZE),
+    coordination: createPool(databaseUrl, 'coordination', 2),
   }
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
 
@@ -63,6 +72,20 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
 
   const system = new SystemMetrics().start()
   const backfillLog = new ServiceLog('[BACKFILL]', log)
+  // Every instance says it is alive every few seconds; the hosts' limits are divided among the live ones.
+  const instances = new InstanceRegistry({
+    pool: pools.coordination,
+    id: config.instanceId,
+    hostname: os.hostname(),
+    pid: process.pid,
+    intervalMs: INSTANCE_HEARTBEAT_MS,
+    report: (): InstanceReport => {
+      const p: BackfillProgress = backfill.getProgress()
+      return { eventsPerSecond: p.eventsPerSecond, recordsPerSecond: p.repos?.recordsPerSecond ?? 0, framesWritten: p.counts.processed }
+    },
+    onLive: (rank, live) => limiter.setShare(rank, live),
+    log: new ServiceLog('[INSTANCE]', log).write,
+  })
   const repos = createRepoDeps({
     config,
     pool: pools.repos,
@@ -77,11 +100,14 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
     pool: pools.backfill,
     sink: withIdentityNotices(new BatchWriter(pools.backfill, 'backfill', ACCOUNT_ROW_LOCKS), identityChanged),
     cursors: new PgCursorStore(pools.backfill, 'backfill'),
+    ranges: new RangeStore(pools.coordination, 'backfill'),
+    owner: config.instanceId,
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
     log: backfillLog,
     repos,
     identity: () => identity.progress(),
+    instances: () => instances.list(),
   })
   const firehose = pools.firehose
     ? new FirehoseService({
@@ -118,12 +144,14 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
   return {
     pools,
     system,
+    instances,
     identity,
     backfill,
     firehose,
     audit,
     async stop() {
       await Promise.all([audit.stop(), backfill.stop(), firehose?.stop()])
+      await instances.stop()
       // After the writers: their last batches may still report changed identities.
       await identity.stop()
       await Promise.all(Object.values(pools).map((p) => p?.end()))

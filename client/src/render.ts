@@ -4,6 +4,7 @@ import { DASH, ago, count, decimal, duration, mb, ms, percent, utc } from './for
 import { formatSpan, plural } from '../../server/services/format.js'
 import { el, field, setBar, setLevel, setText } from './dom.js'
 import { renderRepos } from './repos.js'
+import { renderInstances } from './instances.js'
 import { renderSources } from './source.js'
 
 const STATE_TEXT: Record<BackfillState, string> = {
@@ -65,6 +66,7 @@ export function windowNote(p: BackfillProgress, now = Date.now()): string {
 export function render(payload: LivePayload): void {
   renderBackfill(payload.backfill)
   renderRepos(payload.backfill)
+  renderInstances(payload.backfill)
   renderResources(payload)
   renderFirehose(payload)
   renderSources(payload)

@@ -83,7 +83,7 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
   gauge('skyfill_backfill_head', 'Seq the backfill replays up to (NaN until located)', (s) => orNaN(s.progress.head))
   gauge('skyfill_backfill_start', 'Seq the backfill window starts after (NaN until located)', (s) => orNaN(s.progress.start))
   gauge('skyfill_backfill_progress_percent', 'The whole run, 0-100: the replay, and the repositories when fetched (NaN when unknown)', (s) => orNaN(s.progress.percent))
-  gauge('skyfill_backfill_replay_percent', 'Replay cursor position between start and head, 0-100 (NaN when unknown)', (s) => orNaN(s.progress.replayPercent))
+  gauge('skyfill_backfill_replay_percent', 'Share of the window\'s seqs written over every range, 0-100 (NaN when unknown)', (s) => orNaN(s.progress.replayPercent))
   gauge('skyfill_backfill_events_per_second', 'Backfill frames per second over the recent window', (s) => s.progress.eventsPerSecond)
   gauge('skyfill_backfill_eta_seconds', 'Estimated seconds to reach the head (NaN when unknown)', (s) => orNaN(s.progress.etaSeconds))
   gauge('skyfill_backfill_gaps', 'Seq ranges the relay skipped during the backfill', (s) => s.progress.gaps.length)
@@ -93,6 +93,24 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
   gauge('skyfill_backfill_database_down', '1 while the backfill cannot reach the database', (s) => (s.progress.db.down ? 1 : 0))
   gauge('skyfill_backfill_memory_limit_bytes', 'RSS above which the backfill pauses', (s) => s.progress.memory.limitMb * MB)
   gauge('skyfill_backfill_memory_paused', '1 while the backfill is paused for memory', (s) => (s.progress.memory.paused ? 1 : 0))
+
+  // ---- the instances on this database, as this one's last heartbeat read them ----
+  const instanceGauge = (name: string, help: string, read: (i: BackfillProgress['instances'][number]) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['instance'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const i of current().progress.instances) this.set({ instance: i.id }, read(i))
+      },
+    })
+  instanceGauge('skyfill_instance_live', '1 for an instance whose heartbeat is recent, 0 for one not heard from lately', (i) => (i.live ? 1 : 0))
+  instanceGauge('skyfill_instance_ranges_held', 'Replay ranges each instance holds under a lease', (i) => i.holds.ranges)
+  instanceGauge('skyfill_instance_repos_held', 'Repository jobs each instance holds under a lease', (i) => i.holds.repos)
+  instanceGauge('skyfill_instance_events_per_second', 'Each instance\'s replay rate at its last heartbeat', (i) => i.eventsPerSecond)
+  instanceGauge('skyfill_instance_records_per_second', 'Each instance\'s repository records per second at its last heartbeat', (i) => i.recordsPerSecond)
 
   // ---- the repository part ----
   new Gauge({

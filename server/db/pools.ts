@@ -2,7 +2,7 @@
 // itself in application_name, which is how tests and operators see who holds which connection.
 import pg from 'pg'
 
-export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'repos' | 'audit' | 'admin'
+export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'repos' | 'audit' | 'coordination' | 'admin'
 
 const OPTIONS: Record<PoolRole, string | undefined> = {
   // A read that runs away must not hold an API connection (and a request) for minutes.
@@ -18,6 +18,9 @@ const OPTIONS: Record<PoolRole, string | undefined> = {
   repos: '-c synchronous_commit=off',
   // The audit reads a page of one repository's rows at a time (and a repair removes a few rows): never for minutes.
   audit: '-c statement_timeout=60000',
+  // Instances' heartbeats and the replay ranges' claims, leases and summaries: small statements kept off the
+  // backfill's pool, whose operations BACKFILL_MAX_CONCURRENT counts (invariant 5).
+  coordination: '-c statement_timeout=10000',
   admin: undefined,
 }
 

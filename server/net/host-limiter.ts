@@ -10,9 +10,11 @@
 // row lock (`SELECT ... FOR UPDATE`, refill and take a token with `refillTokens`, or answer how long to wait), and
 // one row per permit with a short lease (a dead instance's permits expire) for the in-flight cap; release deletes
 // the permit and writes `judgeOutcome`'s parking into the host row, so a 429 seen by one instance parks the host for
-// all. Cheaper variant: split each host's rate and concurrency by the number of live instances (from their
-// heartbeats) and keep this in-memory limiter per instance, sharing only parking through the host row.
+// all. Cheaper variant, built: split each host's rate and concurrency by the number of live instances (from their
+// heartbeats, services/instance-registry.ts) with `setShare`, and keep this in-memory limiter per instance. Parking
+// is not shared: a 429 parks the host for the instance that met it.
 import { DEFAULT_HOST_LIMITS, type HostLimits } from '../config/host-limits.js'
+import { shareOf } from './limit-share.js'
 import type { HostLimiter, HostPermit, RequestOutcome } from './limiter.js'
 
 export { DEFAULT_HOST_LIMITS, type HostLimits } from '../config/host-limits.js'
@@ -170,8 +172,10 @@ const checkLimits = (limits: HostLimits, where: string): HostLimits => {
 export class PerHostLimiter implements HostLimiter {
   private readonly hosts = new Map<string, Host>()
   private readonly parkListeners = new Set<(event: ParkEvent) => void>()
+  /** As configured for the whole deployment; `share` says which part of them this instance uses. */
   private readonly defaults: HostLimits
   private readonly perHost: Map<string, HostLimits>
+  private share = { rank: 0, live: 1 }
   private readonly parking: ParkingPolicy
   private readonly maxIdleHosts: number
   private readonly now: () => number
@@ -205,6 +209,27 @@ export class PerHostLimiter implements HostLimiter {
       state.waiters.push(waiter)
       this.pump(state)
     })
+  }
+
+  /**
+   * This instance's place among `live` instances sharing every host's limits: from now on it uses its share of them
+   * (limit-share.ts), and requests waiting are granted under the new limits.
+   */
+  setShare(rank: number, live: number): void {
+    if (rank === this.share.rank && live === this.share.live) return
+    // Refuses a rank outside the live instances before anything changes.
+    shareOf(this.defaults, rank, live)
+    this.share = { rank, live }
+    for (const h of this.hosts.values()) {
+      h.limits = this.limitsFor(h.name)
+      this.pump(h)
+    }
+  }
+
+  /** The limits this instance uses for `host` now (its share of the configured ones). */
+  limitsFor(host: string): HostLimits {
+    const configured = this.perHost.get(host.toLowerCase()) ?? this.defaults
+    return shareOf(configured, this.share.rank, this.share.live)
   }
 
   /** Calls `listener` whenever a host is parked; returns a function that stops it. */
@@ -247,7 +272,7 @@ export class PerHostLimiter implements HostLimiter {
     const known = this.hosts.get(name)
     if (known) return known
     if (this.hosts.size >= this.maxIdleHosts) this.forgetIdle()
-    const limits = this.perHost.get(name) ?? this.defaults
+    const limits = this.limitsFor(name)
     const state: Host = {
       name,
       limits,

@@ -44,6 +44,8 @@ export function createConsumer(opts: ConsumerOptions): Consumer {
     flushAfterMs: opts.flushAfterMs,
     nothingReadableAfter: opts.nothingReadableAfter,
     onGap: opts.onGap,
+    onCommitted: opts.onCommitted,
+    rate: opts.rate,
     log: opts.log,
   })
   return {

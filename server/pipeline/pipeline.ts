@@ -49,6 +49,10 @@ export type PipelineOptions = {
    * events touched is unknown.
    */
   onGap?: (reason: string) => void
+  /** Told after each batch commits (the committed seq may have moved). */
+  onCommitted?: () => void
+  /** Where committed frames are counted per second; one meter may outlive a pipeline (a backfill's ranges share one). */
+  rate?: RateMeter
   log: (line: string) => void
 }
 
@@ -75,7 +79,7 @@ const MEMORY_CHECK_EVERY = 100
 
 export class Pipeline {
   readonly counts: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
-  readonly rate = new RateMeter()
+  readonly rate: RateMeter
   readonly gaps: Gap[] = []
   private readonly tracker: CommitTracker
   private readonly batcher = new Batcher()
@@ -95,6 +99,7 @@ export class Pipeline {
 
   constructor(private readonly opts: PipelineOptions) {
     this.tracker = new CommitTracker(opts.startCursor)
+    this.rate = opts.rate ?? new RateMeter()
     this.writer = new RetryingWriter(opts.sink, opts.gate, opts.log, this.abort.signal)
     opts.resume.seq = opts.startCursor
   }
@@ -139,6 +144,10 @@ export class Pipeline {
         if (result.kind !== 'frame') {
           this.onControl(result)
           continue
+        }
+        if (opts.stopAtSeq !== null && result.frame.seq !== null && result.frame.seq > opts.stopAtSeq) {
+          await this.endBefore(opts.stopAtSeq)
+          break
         }
         this.accept(result.frame)
         if (this.batcher.isFull(opts.throttle.current().batchSize)) await this.dispatch()
@@ -229,6 +238,19 @@ export class Pipeline {
     return true
   }
 
+  /**
+   * A frame past `stopAtSeq` came while the cursor was short of it: the seqs between were never sequenced (a
+   * source's seqs may skip). The frame is not this pipeline's (the next range's, or the live firehose's); the cursor
+   * moves to `stopAtSeq` once every batch before has committed.
+   */
+  private async endBefore(stopAtSeq: number): Promise<void> {
+    if (this.batcher.size > 0) await this.dispatch()
+    await this.drain()
+    if (this.failure !== null) return
+    this.opts.resume.seq = stopAtSeq
+    await this.writeUntilDone({ items: [], frames: 0, lastSeq: stopAtSeq }, this.tracker.dispatch(stopAtSeq))
+  }
+
   private recordGap(afterSeq: number | null, resumedAt: number, reason: string): void {
     const gap = { afterSeq, resumedAt, reason, at: new Date().toISOString() }
     this.gaps.push(gap)
@@ -274,6 +296,7 @@ export class Pipeline {
     this.rate.add(batch.frames)
     this.logNewRejectKinds(outcome)
     this.opts.throttle.observe({ frames: batch.frames, writeMs: Date.now() - started })
+    this.opts.onCommitted?.()
   }
 
   /**

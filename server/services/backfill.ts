@@ -1,13 +1,15 @@
 // BackfillService: replays the firehose from a window's start up to the head it found at start, as a background
-// task. This file is the wiring and the state machine; planning the window (backfill/plan-window.ts), the progress
-// view (backfill/progress.ts) and the longer log lines (backfill/log-lines.ts) live beside it, and the moving parts
-// in ../pipeline. Pauses are owned by the intake gate: the operator, a database outage and the memory watchdog all
-// report to it, and the state shown is derived from it.
+// task. This file is the wiring and the state machine; planning the window (backfill/plan-window.ts, once per run
+// whatever the number of instances: backfill/plan-lock.ts), replaying it in seq ranges that every instance on the
+// database claims (backfill/range-replay.ts, range-store.ts), the progress view (backfill/progress.ts) and the
+// longer log lines (backfill/log-lines.ts) live beside it, and the moving parts in ../pipeline. Pauses are owned by
+// the intake gate: the operator, a database outage and the memory watchdog all report to it, and the state shown is
+// derived from it.
 //
 // States: idle → locating → running ⇄ paused | throttled → complete | failed.
 import type pg from 'pg'
 import type { BackfillConfig } from '../config/index.js'
-import { createConsumer, type Consumer } from '../pipeline/consumer.js'
+import { createConsumer } from '../pipeline/consumer.js'
 import type { FrameDecoder } from '../pipeline/decoder/types.js'
 import type { CursorStore } from '../pipeline/cursor-store.js'
 import { IntakeGate } from '../pipeline/gate.js'
@@ -16,6 +18,7 @@ import type { BatchSink } from '../pipeline/sink.js'
 import { sourceEventLine, type SourceEvent } from '../pipeline/source.js'
 import type { Throttle } from '../pipeline/throttle.js'
 import { MemoryWatchdog, rssMb } from '../pipeline/watchdog.js'
+import { RateMeter } from '../pipeline/rate.js'
 import { RetryingWriter } from '../pipeline/write-retry.js'
 import type { PerHostLimiter } from '../net/host-limiter.js'
 import type { RepoJobStore } from '../repos/job-store.js'
@@ -28,6 +31,11 @@ import { ResyncScheduler, checkAll, markResyncFailed, markResynced, queueResync,
 import { abortableSleep } from '../lib/sleep.js'
 import { resyncDeletes } from '../repos/resync-deletes.js'
 import { planWindowUntilReachable } from './backfill/plan-window.js'
+import { withPlanLock } from './backfill/plan-lock.js'
+import { RangeReplay } from './backfill/range-replay.js'
+import { splitWindow } from './backfill/range-split.js'
+import type { RangeStore } from './backfill/range-store.js'
+import type { InstanceView } from './instance-registry.js'
 import { createProbe } from './backfill/probe.js'
 import { backfillProgress, type BackfillProgress, type RunState } from './backfill/progress.js'
 import type { IdentityProgress } from './identity.js'
@@ -66,8 +74,12 @@ export type BackfillDeps = {
   pool: pg.Pool
   /** Where batches are written: a writer on that same pool. */
   sink: BatchSink
-  /** The replay's cursor and run; the writer advances the seq inside its batch transactions. */
+  /** The run and its cursor: the lowest seq below which every range of the window is written. */
   cursors: CursorStore<RunMeta>
+  /** The window's seq ranges, shared with every instance on the database; each range's writer advances its cursor. */
+  ranges: RangeStore
+  /** This instance, as the holder of ranges. */
+  owner: string
   /** Null: repositories are never fetched (only replay). */
   repos: RepoDeps | null
   decoder: FrameDecoder
@@ -78,13 +90,21 @@ export type BackfillDeps = {
   progressIntervalMs?: number
   /** The identity service's counts, shown with the backfill's progress. */
   identity?: () => IdentityProgress
+  /** Every instance on the database, as the last heartbeat read them. */
+  instances?: () => InstanceView[]
 }
+
+/** A range held by an instance that stopped renewing it is claimable this long after its last renewal. */
+const RANGE_LEASE_MS = 10_000
+const RANGE_RENEW_MS = 2_000
 
 export class BackfillService {
   readonly log: ServiceLog
   private state: RunState
   private meta: RunMeta | null = null
-  private consumer: Consumer | null = null
+  private replayer: RangeReplay | null = null
+  /** Frames this instance's replay committed per second, over every range it replayed. */
+  private readonly replayRate = new RateMeter()
   private repoPart: RepoPart | null = null
   private scheduler: ResyncScheduler | null = null
   private resyncWorkers: RepoWorkers | null = null
@@ -153,7 +173,7 @@ export class BackfillService {
   private async committedThrough(db: pg.Pool): Promise<number | null> {
     const { rows } = await db.query<{ seq: string | null }>(`SELECT seq FROM cursors WHERE name = 'firehose'`)
     const live = rows[0]?.seq == null ? null : Number(rows[0].seq)
-    const replay = this.consumer?.pipeline.committedSeq ?? null
+    const replay = this.replayer?.summary?.cursor ?? null
     if (this.state === 'running' && replay !== null) return live === null ? replay : Math.min(live, replay)
     return live ?? replay
   }
@@ -188,8 +208,10 @@ export class BackfillService {
     this.stopSignal.abort()
     this.repoPart?.stop()
     this.resyncWorkers?.stop()
-    await this.consumer?.stop()
+    await this.replayer?.stop()
     await Promise.all([this.running, this.scheduler?.stop(), this.checking])
+    // Given back at once, so that another instance need not wait for the leases to run out.
+    await this.deps.ranges.release(this.deps.owner).catch(() => {})
     this.announceHead(null)
     this.stopProgressTimer()
   }
@@ -205,7 +227,8 @@ export class BackfillService {
   }
 
   getProgress(): BackfillProgress {
-    const p = this.consumer?.pipeline
+    const replay = this.replayer
+    const current = replay?.consumer ?? null
     const window = this.deps.config.window
     const mem = process.memoryUsage()
     return backfillProgress({
@@ -213,16 +236,17 @@ export class BackfillService {
       relay: this.deps.relay,
       windowDays: window?.kind === 'days' ? window.days : null,
       meta: this.meta,
-      pipeline: p
+      pipeline: replay
         ? {
-            committedSeq: p.committedSeq,
-            counts: p.counts,
-            eventsPerSecond: p.rate.perSecond(),
-            gaps: p.gaps,
-            databaseDown: p.isDatabaseDown,
+            committedSeq: replay.summary?.cursor ?? null,
+            written: replay.summary?.written ?? null,
+            counts: replay.counts,
+            eventsPerSecond: this.replayRate.perSecond(),
+            gaps: replay.gaps,
+            databaseDown: current?.pipeline.isDatabaseDown ?? false,
           }
         : null,
-      source: sourceConnection(this.consumer?.source.stats() ?? null, this.sourceError),
+      source: sourceConnection(current?.source.stats() ?? null, this.sourceError),
       closedBy: this.gate.closedBy,
       settings: this.deps.throttle.current(),
       profile: this.deps.config.profile,
@@ -236,6 +260,7 @@ export class BackfillService {
       repos: this.repoPart?.progress() ?? null,
       identity: this.deps.identity?.() ?? null,
       sync: this.syncStates(),
+      instances: this.deps.instances?.() ?? [],
     })
   }
 
@@ -297,50 +322,20 @@ export class BackfillService {
       const settings = this.deps.throttle.current()
       for (const line of configLines(config, settings, this.deps.throttle.describe(), relay)) this.log.write(line)
       this.state = 'locating'
-      const stored = await store.load()
-      let cursor: number | null
-      if (stored.meta && sameRun(stored.meta, relay, config.window)) {
-        this.meta = stored.meta
-        if (stored.meta.state === 'complete') {
-          this.announceHead(stored.meta.headSeq)
-          this.state = 'complete'
-          this.log.write(`Complete: this window was backfilled up to seq ${stored.meta.headSeq} at ${stored.meta.completedAt}; nothing to do`)
-          return
-        }
-        cursor = stored.seq ?? stored.meta.startCursor
-        this.log.write(`Resuming from cursor ${cursor} toward head ${stored.meta.headSeq} (run started ${stored.meta.startedAt})`)
-      } else {
-        const located = await planWindowUntilReachable({
-          relay,
-          decoder: this.deps.decoder,
-          window: config.window!,
-          probeQuietMs: this.deps.probeQuietMs ?? 2000,
-          log: this.log.write,
-          onSourceError: (message) => {
-            this.sourceError = message
-          },
-          signal: this.stopSignal.signal,
-        })
-        if (!located) {
-          this.state = 'idle'
-          return
-        }
-        this.meta = located
-        cursor = located.startCursor
-        await store.reset(cursor, located)
-        if (located.repos && this.deps.repos) {
-          // Another run (window): every known repository is to be fetched again for it, and listed afresh.
-          await this.deps.repos.store.restartAll(located.repos.since)
-          await this.deps.repos.lister(located.repos.since).resetListings()
-        }
+      // Read (or plan) the run and store its ranges under the plan lock: instances starting together plan it once.
+      const planned = await withPlanLock(this.deps.pool, this.stopSignal.signal, () => this.planOrResume())
+      if (!planned || planned === 'complete') {
+        this.state = planned === 'complete' ? 'complete' : 'idle'
+        return
       }
+      this.meta = planned
       this.announceHead(this.meta.headSeq)
       if (this.stopping) {
         this.state = 'idle'
         return
       }
       const meta = this.meta
-      const [end, reposEnd] = await Promise.all([this.replay(cursor, meta), this.fetchRepos(meta)])
+      const [end, reposEnd] = await Promise.all([this.replay(meta), this.fetchRepos(meta)])
       if (end === 'complete' && reposEnd !== 'stopped') {
         this.state = 'complete'
         this.meta = { ...this.meta, state: 'complete', completedAt: new Date().toISOString() }
@@ -357,6 +352,52 @@ export class BackfillService {
       this.announceHead(null)
       this.stopProgressTimer()
     }
+  }
+
+  /**
+   * The run this instance takes part in: the stored one when it is this window's (its ranges created if a run
+   * persisted before ranges has none), or a new one planned now. 'complete' when the stored run is finished; null
+   * when stopped before the source could be reached. Called holding the plan lock.
+   */
+  private async planOrResume(): Promise<RunMeta | 'complete' | null> {
+    const { config, relay } = this.deps
+    const store = this.deps.cursors
+    const stored = await store.load()
+    if (stored.meta && sameRun(stored.meta, relay, config.window)) {
+      const meta = stored.meta
+      this.meta = meta
+      if (meta.state === 'complete') {
+        this.announceHead(meta.headSeq)
+        this.log.write(`Complete: this window was backfilled up to seq ${meta.headSeq} at ${meta.completedAt}; nothing to do`)
+        return 'complete'
+      }
+      const cursor = stored.seq ?? meta.startCursor
+      if ((await this.deps.ranges.count(meta.startedAt)) === 0) {
+        await this.deps.ranges.create(meta.startedAt, splitWindow(meta.startCursor ?? 0, meta.headSeq), cursor)
+      }
+      this.log.write(`Resuming from cursor ${cursor} toward head ${meta.headSeq} (run started ${meta.startedAt})`)
+      return meta
+    }
+    const located = await planWindowUntilReachable({
+      relay,
+      decoder: this.deps.decoder,
+      window: config.window!,
+      probeQuietMs: this.deps.probeQuietMs ?? 2000,
+      log: this.log.write,
+      onSourceError: (message) => {
+        this.sourceError = message
+      },
+      signal: this.stopSignal.signal,
+    })
+    if (!located) return null
+    await store.reset(located.startCursor, located)
+    await this.deps.ranges.create(located.startedAt, splitWindow(located.startCursor ?? 0, located.headSeq), located.startCursor)
+    if (located.repos && this.deps.repos) {
+      // Another run (window): every known repository is to be fetched again for it, and listed afresh.
+      await this.deps.repos.store.restartAll(located.repos.since)
+      await this.deps.repos.lister(located.repos.since).resetListings()
+    }
+    return located
   }
 
   /** What every repo worker of this service shares: the gate, the semaphore, the throttle, the writer. */
@@ -422,40 +463,60 @@ export class BackfillService {
     return end
   }
 
-  private async replay(cursor: number | null, meta: RunMeta): Promise<RunState> {
+  /** This instance's part in replaying the window: ranges claimed and replayed until every range is done. */
+  private async replay(meta: RunMeta): Promise<RunState> {
     const { config, relay, throttle } = this.deps
-    const consumer = createConsumer({
-      name: 'backfill',
-      service: relay,
-      decoder: this.deps.decoder,
-      sink: this.deps.sink,
-      throttle,
-      semaphore: this.semaphore,
-      gate: this.gate,
-      watchdog: this.watchdog,
-      startCursor: cursor,
-      stopAtSeq: meta.headSeq,
-      flushAfterMs: 1000,
-      nothingReadableAfter: async (seq, signal) => {
-        const probe = createProbe({ service: relay, decoder: this.deps.decoder, quietMs: this.deps.probeQuietMs ?? 2000, signal })
-        return (await probe(seq).catch(() => null))?.kind === 'empty'
-      },
-      stallTimeoutMs: config.stallTimeoutMs,
+    const replayer = new RangeReplay({
+      ranges: this.deps.ranges,
+      runId: meta.startedAt,
+      headSeq: meta.headSeq,
+      owner: this.deps.owner,
+      leaseMs: RANGE_LEASE_MS,
+      renewEveryMs: RANGE_RENEW_MS,
+      idleMs: 1000,
+      isTransient: (err) => this.deps.sink.failureKind(err) !== 'fatal',
       log: this.log.write,
-      onSourceEvent: (e) => this.onSourceEvent(e),
-      onGap: (reason) => this.checkEveryRepository(reason),
+      signal: this.stopSignal.signal,
+      consumer: (range, onCommitted) =>
+        createConsumer({
+          name: range.cursorName,
+          service: relay,
+          decoder: this.deps.decoder,
+          sink: this.deps.sink,
+          throttle,
+          semaphore: this.semaphore,
+          gate: this.gate,
+          watchdog: this.watchdog,
+          startCursor: range.from,
+          stopAtSeq: range.end,
+          flushAfterMs: 1000,
+          nothingReadableAfter: async (seq, signal) => {
+            const probe = createProbe({ service: relay, decoder: this.deps.decoder, quietMs: this.deps.probeQuietMs ?? 2000, signal })
+            return (await probe(seq).catch(() => null))?.kind === 'empty'
+          },
+          stallTimeoutMs: config.stallTimeoutMs,
+          log: this.log.write,
+          onSourceEvent: (e) => this.onSourceEvent(e),
+          onGap: (reason) => this.checkEveryRepository(reason),
+          onCommitted,
+          rate: this.replayRate,
+        }),
     })
-    this.consumer = consumer
+    this.replayer = replayer
     this.state = 'running'
-    this.log.write(`Replaying from cursor ${cursor} to head ${meta.headSeq}`)
+    await replayer.refresh()
+    this.log.write(`Replaying from cursor ${replayer.summary?.cursor ?? meta.startCursor} to head ${meta.headSeq}`)
+    const ranges = replayer.summary?.ranges ?? 0
+    if (ranges > 1) this.log.write(`Replay: the window is ${ranges} seq ranges, each replayed by whichever instance claims it (this one is ${this.deps.owner})`)
     this.startProgressTimer()
-    const end = await consumer.run()
+    const end = await replayer.run()
+    await replayer.refresh()
     this.logProgress(true)
-    const p = consumer.pipeline
     if (end.kind === 'complete') {
-      const c = p.counts
+      const c = replayer.counts
       this.log.write(
-        `Complete: reached head seq ${meta.headSeq}; ${c.processed} events written, ${c.invalid} rejected, ${c.skipped} skipped`,
+        `Complete: reached head seq ${meta.headSeq}; ${c.processed} events written, ${c.invalid} rejected, ${c.skipped} skipped` +
+          (ranges > 1 ? ` (this instance's share: ${replayer.rangesDone} of the ${ranges} ranges marked done here)` : ''),
       )
     } else if (end.kind === 'failed') {
       this.state = 'failed'
@@ -464,7 +525,7 @@ export class BackfillService {
       this.log.write(`Failed: ${end.error}`)
     } else {
       this.state = 'idle'
-      this.log.write(`Stopped at cursor ${p.committedSeq}; a restart resumes there`)
+      this.log.write(`Stopped at cursor ${replayer.summary?.cursor ?? null}; a restart resumes there`)
     }
     return end.kind === 'complete' ? 'complete' : this.state
   }

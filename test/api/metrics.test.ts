@@ -45,6 +45,7 @@ function progress(overrides: Partial<BackfillProgress> = {}): BackfillProgress {
     source: { state: 'connected', error: null, bufferedFrames: 0, bufferedBytes: 0, paused: false },
     repos: null,
     sync: null,
+    instances: [],
     pausedBy: [],
     gaps: [],
     startedAt: null,
@@ -228,6 +229,35 @@ describe('GET /metrics values', () => {
     expect(value(text, 'skyfill_audit_differences_total{kind="handle"}')).toBe(1)
     expect(value(text, 'skyfill_audit_differences_total{kind="stale"}')).toBe(0)
     expect(value(text, 'skyfill_audit_drift_ratio')).toBe(0.05)
+  })
+
+  it('reports every instance on the database as this one last read them: live, what each holds, its rates', async () => {
+    const seen = (id: string, live: boolean, ranges: number) => ({
+      id,
+      host: 'box',
+      pid: 1,
+      startedAt: '2025-01-01T00:00:00.000Z',
+      lastHeartbeat: '2025-01-01T00:01:00.000Z',
+      holds: { ranges, repos: 3 },
+      eventsPerSecond: 250,
+      recordsPerSecond: 40,
+      framesWritten: 1000,
+      live,
+      self: id === 'alpha',
+    })
+    current = progress({ instances: [seen('alpha', true, 1), seen('beta', false, 0)] })
+    try {
+      const text = await (await fetch(url)).text()
+      expect(value(text, 'skyfill_instance_live{instance="alpha"}')).toBe(1)
+      expect(value(text, 'skyfill_instance_live{instance="beta"}')).toBe(0)
+      expect(value(text, 'skyfill_instance_ranges_held{instance="alpha"}')).toBe(1)
+      expect(value(text, 'skyfill_instance_repos_held{instance="beta"}')).toBe(3)
+      expect(value(text, 'skyfill_instance_events_per_second{instance="alpha"}')).toBe(250)
+      current = progress()
+      expect((await (await fetch(url)).text()).match(/^skyfill_instance_live\{/m)).toBeNull()
+    } finally {
+      current = progress()
+    }
   })
 
   it('reports the live firehose cursor, state and events', async () => {

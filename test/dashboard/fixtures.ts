@@ -33,6 +33,7 @@ export function progressFixture(overrides: Partial<BackfillProgress> = {}): Back
     source: { state: 'connected', error: null, bufferedFrames: 0, bufferedBytes: 0, paused: false },
     repos: null,
     sync: null,
+    instances: [],
     pausedBy: [],
     gaps: [],
     startedAt: iso(60_000),

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from './postgres.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -74,4 +75,17 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
       })
     },
   }
+}
+
+/** An instance among several on one database: its id, its process and its HTTP base. */
+export type ServerInstance = { id: string; server: ServerProcess; url: string }
+
+/** One server process per id, on loopback, each on a free port with INSTANCE_ID set, sharing everything in `env`. */
+export async function spawnInstances(ids: readonly string[], env: Record<string, string>): Promise<ServerInstance[]> {
+  const instances: ServerInstance[] = []
+  for (const id of ids) {
+    const port = await freePort()
+    instances.push({ id, server: spawnServer({ HOST: '127.0.0.1', ...env, PORT: String(port), INSTANCE_ID: id }), url: `http://127.0.0.1:${port}` })
+  }
+  return instances
 }

@@ -7,11 +7,16 @@ import { startHttpServer, type TestHttpServer } from './http-server.js'
 
 export type RepoRequest = { did: string; at: number; status: number }
 
+/** One request to the repo host (getRepo or getLatestCommit): when it arrived and when its response ended. */
+export type RequestSpan = { path: string; at: number; endedAt: number | null }
+
 export type RepoProxy = TestHttpServer & {
   /** Every getRepo, in order of arrival, with the status it was answered with. */
   getRepos: RepoRequest[]
   /** getRepo calls per DID. */
   fetchesOf(did: string): number
+  /** Every request, getRepo and getLatestCommit, for rates and requests in flight at the host. */
+  spans: RequestSpan[]
 }
 
 /**
@@ -24,19 +29,25 @@ const SYNC_PATHS = ['/xrpc/com.atproto.sync.getRepo', '/xrpc/com.atproto.sync.ge
 
 export async function startRepoProxy(pdsUrl: string, intercept: Interceptor = () => false): Promise<RepoProxy> {
   const getRepos: RepoRequest[] = []
+  const spans: RequestSpan[] = []
   const server = await startHttpServer()
   for (const path of SYNC_PATHS) {
     server.route(path, (req, res) => {
       const did = new URL(req.url ?? '/', 'http://x').searchParams.get('did') ?? ''
       const entry = { did, at: Date.now(), status: 0 }
       if (path.endsWith('getRepo')) getRepos.push(entry)
+      const span: RequestSpan = { path, at: entry.at, endedAt: null }
+      spans.push(span)
       res.on('finish', () => {
         entry.status = res.statusCode
+      })
+      res.on('close', () => {
+        span.endedAt = Date.now()
       })
       if (!intercept(did, res)) forward(pdsUrl, req, res)
     })
   }
-  return { ...server, getRepos, fetchesOf: (did) => getRepos.filter((r) => r.did === did).length }
+  return { ...server, getRepos, spans, fetchesOf: (did) => getRepos.filter((r) => r.did === did).length }
 }
 
 /** A PLC directory for `dids` whose documents are `plcUrl`'s, each with its PDS endpoint replaced by `pdsFor(did)`. */

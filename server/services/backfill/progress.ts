@@ -5,6 +5,7 @@ import type { Gap, PipelineCounts } from '../../pipeline/pipeline.js'
 import type { ThrottleBudget } from '../../pipeline/throttle.js'
 import type { ThrottleSettings } from '../../config/profiles.js'
 import type { IdentityProgress } from '../identity.js'
+import type { InstanceView } from '../instance-registry.js'
 import type { LogLine } from '../log.js'
 import type { SourceConnection } from '../source-connection.js'
 import type { SyncStateCounts } from '../../repos/resync-scheduler.js'
@@ -19,15 +20,22 @@ export type BackfillProgress = {
   state: BackfillState
   relay: string
   window: { days: number | null; requestedFrom: string | null; availableFrom: { seq: number; time: string } | null }
+  /** The lowest seq below which every range of the window is written, whichever instance wrote it. */
   cursor: number | null
   head: number | null
   start: number | null
-  /** 0–100 over the whole run: the replay's and, when repositories are fetched, their mean with the repos' percent. */
+  /**
+   * 0–100 over the whole run, every instance's work included: the replay's and, when repositories are fetched, their
+   * mean with the repos' percent.
+   */
   percent: number | null
-  /** 0–100: the replay cursor's position between start and head. */
+  /** 0–100: the share of the window's seqs written, over every range. */
   replayPercent: number | null
+  /** What this instance's replay did. */
   counts: PipelineCounts
+  /** This instance's replay rate. */
   eventsPerSecond: number
+  /** The whole run's: what is left at the rate of every live instance together. */
   etaSeconds: number | null
   memory: { rssMb: number; heapUsedMb: number; limitMb: number; paused: boolean }
   db: { inUse: number; limit: number; highWater: number; poolSize: number; poolTotal: number; poolWaiting: number; down: boolean }
@@ -53,6 +61,8 @@ export type BackfillProgress = {
   identity: IdentityProgress | null
   /** Every known repository by sync state (active, desynchronized, resyncing, error); null without repo work. */
   sync: SyncStateCounts | null
+  /** Every instance on the database (live or lately seen), as the last heartbeat read them. */
+  instances: InstanceView[]
 }
 
 export const EMPTY_COUNTS: PipelineCounts = { received: 0, processed: 0, skipped: 0, invalid: 0, upserted: 0, deleted: 0, unindexed: 0 }
@@ -65,6 +75,8 @@ export type ProgressInput = {
   meta: RunMeta | null
   pipeline: {
     committedSeq: number | null
+    /** Seqs of the window written over every range; null when not known yet. */
+    written: number | null
     counts: PipelineCounts
     eventsPerSecond: number
     gaps: readonly Gap[]
@@ -84,6 +96,7 @@ export type ProgressInput = {
   repos: RepoProgress | null
   identity: IdentityProgress | null
   sync: SyncStateCounts | null
+  instances: InstanceView[]
 }
 
 /** What the dashboard calls the state: a running backfill is paused while any reason holds the gate. */
@@ -98,17 +111,22 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
   const cursor = pipeline?.committedSeq ?? null
   const start = meta?.startCursor ?? null
   const head = meta?.headSeq ?? null
+  const size = head === null ? null : head - (start ?? 0)
+  const written = pipeline?.written ?? (cursor !== null ? cursor - (start ?? 0) : null)
   const percent =
-    cursor !== null && head !== null
-      ? state === 'complete' || head <= (start ?? 0)
+    written !== null && size !== null
+      ? state === 'complete' || size <= 0
         ? 100
-        : Math.max(0, Math.min(100, ((cursor - (start ?? 0)) / (head - (start ?? 0))) * 100))
+        : Math.max(0, Math.min(100, (written / size) * 100))
       : state === 'complete'
         ? 100
         : null
   const rate = pipeline?.eventsPerSecond ?? 0
-  // The rate is in frames; seqs are frames too, so the distance left is head − cursor frames.
-  const replayEta = rate > 0 && cursor !== null && head !== null && state !== 'complete' ? Math.round((head - cursor) / rate) : null
+  // Every live instance replays ranges of the same window: what is left goes at their rates together.
+  const others = input.instances.filter((i) => i.live && !i.self).reduce((sum, i) => sum + i.eventsPerSecond, 0)
+  const allRate = rate + others
+  // The rate is in frames; seqs are frames too, so the distance left is the window's seqs not yet written.
+  const replayEta = allRate > 0 && written !== null && size !== null && state !== 'complete' ? Math.round(Math.max(0, size - written) / allRate) : null
   const replayPercent = percent === null ? null : Math.round(percent * 10) / 10
   const repos = input.repos
   const overall =
@@ -159,5 +177,6 @@ export function backfillProgress(input: ProgressInput): BackfillProgress {
     repos,
     identity: input.identity,
     sync: input.sync,
+    instances: input.instances,
   }
 }

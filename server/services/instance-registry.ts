@@ -1,0 +1,135 @@
+// Every instance on one database says it is alive: a row in `instances` (migration 005) written every few seconds
+// with what it holds (replay ranges, repository jobs, counted from their leases) and its rates. From the same
+// heartbeat it learns who else is live (a heartbeat within three intervals), which is how the per-host limits are
+// divided (net/limit-share.ts) and what /api/backfill and the dashboard list. A dead instance's row stays, shown as
+// not live, for a while; a stopped one deletes its own, so the others take its share at their next heartbeat.
+import type pg from 'pg'
+
+export type InstanceReport = { eventsPerSecond: number; recordsPerSecond: number; framesWritten: number }
+
+/** One instance as the others see it: nothing of its configuration (no database address, no token). */
+export type InstanceView = {
+  id: string
+  host: string
+  pid: number
+  startedAt: string
+  lastHeartbeat: string
+  holds: { ranges: number; repos: number }
+  eventsPerSecond: number
+  recordsPerSecond: number
+  framesWritten: number
+  live: boolean
+  /** This is the instance answering. */
+  self: boolean
+}
+
+export type InstanceRegistryOptions = {
+  pool: pg.Pool
+  id: string
+  hostname: string
+  pid: number
+  intervalMs: number
+  report: () => InstanceReport
+  /** After each heartbeat that could read the others: this instance's rank among the live ones, ordered by id. */
+  onLive?: (rank: number, live: number) => void
+  log: (line: string) => void
+}
+
+const BEAT_SQL = `
+  INSERT INTO instances AS i (id, hostname, pid, started_at, last_heartbeat, ranges_held, repos_held,
+    events_per_second, records_per_second, frames_written)
+  VALUES ($1, $2, $3, $4, now(),
+    (SELECT count(*) FROM replay_ranges WHERE lease_owner = $1 AND state = 'replaying'),
+    (SELECT count(*) FROM repos WHERE lease_owner = $1 AND state = 'fetching'),
+    $5, $6, $7)
+  ON CONFLICT (id) DO UPDATE SET last_heartbeat = now(), ranges_held = EXCLUDED.ranges_held,
+    repos_held = EXCLUDED.repos_held, events_per_second = EXCLUDED.events_per_second,
+    records_per_second = EXCLUDED.records_per_second, frames_written = EXCLUDED.frames_written`
+
+// Rows of instances gone for an hour are forgotten; those of the last ten minutes are listed.
+const LIST_SQL = `
+  WITH gone AS (DELETE FROM instances WHERE last_heartbeat < now() - interval '1 hour')
+  SELECT id, hostname, pid, started_at, last_heartbeat, ranges_held, repos_held, events_per_second,
+    records_per_second, frames_written, last_heartbeat >= now() - $1 * interval '1 millisecond' AS live
+  FROM instances WHERE last_heartbeat >= now() - interval '10 minutes' ORDER BY id`
+
+type Row = {
+  id: string
+  hostname: string
+  pid: number
+  started_at: Date
+  last_heartbeat: Date
+  ranges_held: number
+  repos_held: number
+  events_per_second: number
+  records_per_second: number
+  frames_written: string
+  live: boolean
+}
+
+export class InstanceRegistry {
+  private readonly startedAt = new Date()
+  private timer: NodeJS.Timeout | null = null
+  private instances: InstanceView[] = []
+  private beating: Promise<void> | null = null
+  private failing = false
+
+  constructor(private readonly opts: InstanceRegistryOptions) {}
+
+  /** Beats once now (so the first limits are already shared), then every interval. */
+  async start(): Promise<void> {
+    await this.beat()
+    this.timer = setInterval(() => void this.beat(), this.opts.intervalMs)
+    this.timer.unref()
+  }
+
+  /** The instances as the last heartbeat read them. */
+  list(): InstanceView[] {
+    return this.instances
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    await this.beating
+    await this.opts.pool.query('DELETE FROM instances WHERE id = $1', [this.opts.id]).catch(() => {})
+  }
+
+  /** One heartbeat: this instance's row, then everyone's. A database that is down only delays it. */
+  beat(): Promise<void> {
+    this.beating ??= this.beatOnce().finally(() => {
+      this.beating = null
+    })
+    return this.beating
+  }
+
+  private async beatOnce(): Promise<void> {
+    const { pool, id } = this.opts
+    const r = this.opts.report()
+    try {
+      await pool.query(BEAT_SQL, [id, this.opts.hostname, this.opts.pid, this.startedAt, r.eventsPerSecond, r.recordsPerSecond, r.framesWritten])
+      const { rows } = await pool.query<Row>(LIST_SQL, [3 * this.opts.intervalMs])
+      this.instances = rows.map((row) => ({
+        id: row.id,
+        host: row.hostname,
+        pid: row.pid,
+        startedAt: row.started_at.toISOString(),
+        lastHeartbeat: row.last_heartbeat.toISOString(),
+        holds: { ranges: row.ranges_held, repos: row.repos_held },
+        eventsPerSecond: Math.round(row.events_per_second * 10) / 10,
+        recordsPerSecond: Math.round(row.records_per_second * 10) / 10,
+        framesWritten: Number(row.frames_written),
+        live: row.live,
+        self: row.id === id,
+      }))
+      if (this.failing) this.opts.log(`Heartbeat written again`)
+      this.failing = false
+      const live = this.instances.filter((i) => i.live)
+      const rank = live.findIndex((i) => i.self)
+      if (rank >= 0) this.opts.onLive?.(rank, live.length)
+    } catch (err) {
+      if (!this.failing) this.opts.log(`Heartbeat failed: ${(err as Error).message}; the last view of the instances stands`)
+      this.failing = true
+    }
+  }
+}
