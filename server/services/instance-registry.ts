@@ -1,4 +1,4 @@
-// Every instance on one database says it is alive: a row in `instances` (migration 005) written every few seconds
+// Every instance on one database says it is alive: a row in `instances` (migration 006) written every few seconds
 // with what it holds (replay ranges, repository jobs, counted from their leases) and its rates. From the same
 // heartbeat it learns who else is live (a heartbeat within three intervals), which is how the per-host limits are
 // divided (net/limit-share.ts) and what /api/backfill and the dashboard list. A dead instance's row stays, shown as

@@ -1,4 +1,4 @@
-// Where a run's seq ranges live (replay_ranges, migration 005), handed out under leases so that any number of
+// Where a run's seq ranges live (replay_ranges, migration 006), handed out under leases so that any number of
 // instances share the replay window, and a restart resumes with a query.
 //
 // Guarantees: a claim takes a row lock (FOR UPDATE SKIP LOCKED), so two claims never hand out the same range; a
