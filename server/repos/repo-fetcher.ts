@@ -104,7 +104,7 @@ export class RepoFetcher {
       if (res.status === 200) {
         const car = await this.open(res, did, since, signingKey, signal)
         if (car) return { car, rev: car.commit.rev, dataCid: car.commit.dataCid, host: url.host, pdsUrl }
-        return { car: null, rev: await this.latestRev(pdsUrl, did, signal), dataCid: null, host: url.host, pdsUrl }
+        return { car: null, rev: (await this.latestAt(pdsUrl, did, signal)).rev, dataCid: null, host: url.host, pdsUrl }
       }
       const failure = await this.failure(res, url)
       if (!(failure instanceof RepoFetchFailed) || !failure.retryable || attempt >= retries || signal.aborted) throw failure
@@ -194,10 +194,6 @@ export class RepoFetcher {
       if (err instanceof RepoUnavailable) return null
       throw err
     }
-  }
-
-  private async latestRev(pdsUrl: string, did: string, signal: AbortSignal): Promise<string> {
-    return (await this.latestAt(pdsUrl, did, signal)).rev
   }
 
   private async latestAt(pdsUrl: string, did: string, signal: AbortSignal): Promise<{ rev: string; cid: string }> {

@@ -133,8 +133,7 @@ export class RepoWorkers {
     let fetched: FetchedRepo | null = null
     try {
       fetched = await this.opts.fetch(job.did, job.since, this.abort.signal)
-      const written = await this.writeRecords(job, fetched)
-      if (written === null) return
+      await this.writeRecords(job, fetched)
     } catch (err) {
       if (this.abort.signal.aborted) return
       if (err instanceof HostParked) {
@@ -156,8 +155,8 @@ export class RepoWorkers {
     }
   }
 
-  /** Writes the walk in chunks; the last chunk marks the job done. Null when stopped before the end. */
-  private async writeRecords(job: RepoJob, fetched: FetchedRepo): Promise<number | null> {
+  /** Writes the walk in chunks; the last chunk marks the job done. Stops early (the job stays leased) on stop(). */
+  private async writeRecords(job: RepoJob, fetched: FetchedRepo): Promise<void> {
     const { car } = fetched
     const time = new Date().toISOString()
     let pending: PipelineItem[] | null = null
@@ -174,12 +173,11 @@ export class RepoWorkers {
     }
     // One chunk is held back so that the last one, whichever it is, carries the done step.
     for await (const chunk of this.chunks(job, fetched, time)) {
-      if (pending && !(await this.writeChunk(pending, null))) return null
+      if (pending && !(await this.writeChunk(pending, null))) return
       records += chunk.filter((i) => i.kind === 'create').length
       pending = chunk
     }
-    if (!(await this.writeChunk(pending ?? [], done))) return null
-    return records
+    await this.writeChunk(pending ?? [], done)
   }
 
   /** The records in chunks, then (for a whole repository) the deletes for what it no longer has. */

@@ -2,6 +2,10 @@
 // routes, so the page's rendering can be driven tick by tick without a relay.
 import type { Server } from 'node:http'
 import express from 'express'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
+import { ensureClientBuilt } from '../../scripts/build-client.js'
+import { launchBrowser } from './page.js'
 import { requireAdmin } from '../../server/api/admin-auth.js'
 import { dashboardRoutes } from '../../server/api/dashboard.js'
 import { liveRoutes, type FirehoseStatus, type LiveHub, type LiveOptions, type LivePayload } from '../../server/api/live.js'
@@ -133,4 +137,20 @@ export async function startFakeServer(options: { live?: LiveOptions; distDir?: s
     await new Promise<void>((resolve) => server.close(() => resolve()))
   }
   return fake
+}
+
+/** A browser and a fake server for one test file, started before its tests and stopped after them. */
+export function fakeDashboardPerFile(): { browser: () => Browser; fake: () => FakeServer } {
+  let browser: Browser
+  let fake: FakeServer
+  beforeAll(async () => {
+    await ensureClientBuilt({ log: () => {} })
+    browser = await launchBrowser()
+    fake = await startFakeServer()
+  })
+  afterAll(async () => {
+    await fake?.stop()
+    await browser?.close()
+  })
+  return { browser: () => browser, fake: () => fake }
 }

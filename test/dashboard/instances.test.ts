@@ -1,25 +1,11 @@
 // The Instances card: every instance sharing the database, whether it is live, what it holds and its rates, as
 // text (an instance id that looks like markup stays text); hidden until the server has read them.
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { InstanceView } from '../../server/services/instance-registry.js'
-import { ensureClientBuilt } from '../../scripts/build-client.js'
-import { XSS, progressFixture, startFakeServer, type FakeServer } from './fixtures.js'
-import { launchBrowser, openDashboard } from './page.js'
+import { XSS, progressFixture, fakeDashboardPerFile } from './fixtures.js'
+import { openDashboard } from './page.js'
 
-let browser: Browser
-let fake: FakeServer
-
-beforeAll(async () => {
-  await ensureClientBuilt({ log: () => {} })
-  browser = await launchBrowser()
-  fake = await startFakeServer()
-})
-
-afterAll(async () => {
-  await fake?.stop()
-  await browser?.close()
-})
+const dashboard = fakeDashboardPerFile()
 
 const instance = (id: string, over: Partial<InstanceView> = {}): InstanceView => ({
   id,
@@ -38,10 +24,10 @@ const instance = (id: string, over: Partial<InstanceView> = {}): InstanceView =>
 
 describe('the instances card', () => {
   it('lists every instance with what it holds, its rates and whether it is live, the answering one marked', async () => {
-    fake.progress = progressFixture({
+    dashboard.fake().progress = progressFixture({
       instances: [instance('alpha', { self: true }), instance(XSS, { live: false, holds: { ranges: 0, repos: 0 }, eventsPerSecond: 0, recordsPerSecond: 0 })],
     })
-    const dash = await openDashboard(fake.url, { browser })
+    const dash = await openDashboard(dashboard.fake().url, { browser: dashboard.browser() })
     try {
       await dash.page.waitForSelector('[data-field="instances-card"]:not([hidden])')
       expect(await dash.text('instances-summary')).toBe('1 live instance sharing the work, 1 not heard from lately; together 1,200.5 events/s replayed.')
@@ -59,8 +45,8 @@ describe('the instances card', () => {
   })
 
   it('is hidden while no instance is known', async () => {
-    fake.progress = progressFixture({ instances: [] })
-    const dash = await openDashboard(fake.url, { browser })
+    dashboard.fake().progress = progressFixture({ instances: [] })
+    const dash = await openDashboard(dashboard.fake().url, { browser: dashboard.browser() })
     try {
       await dash.page.waitForSelector('[data-field="state"]:not([data-state="unknown"])')
       expect(await dash.page.$eval('[data-field="instances-card"]', (n) => (n as HTMLElement).hidden)).toBe(true)

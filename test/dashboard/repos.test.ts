@@ -1,26 +1,12 @@
 // The repository part on the dashboard: progress of the repositories, each host's state (a parked one with why),
 // and the latest failures with their reasons; hidden for a replay-only run. Against the real /api/live and
 // dashboard routes fed fixtures.
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { BackfillProgress } from '../../server/services/backfill.js'
-import { ensureClientBuilt } from '../../scripts/build-client.js'
-import { progressFixture, startFakeServer, type FakeServer } from './fixtures.js'
-import { launchBrowser, openDashboard } from './page.js'
+import { progressFixture, fakeDashboardPerFile } from './fixtures.js'
+import { openDashboard } from './page.js'
 
-let browser: Browser
-let fake: FakeServer
-
-beforeAll(async () => {
-  await ensureClientBuilt({ log: () => {} })
-  browser = await launchBrowser()
-  fake = await startFakeServer()
-})
-
-afterAll(async () => {
-  await fake?.stop()
-  await browser?.close()
-})
+const dashboard = fakeDashboardPerFile()
 
 const repos: NonNullable<BackfillProgress['repos']> = {
   jobs: { pending: 40, fetching: 2, done: 50, failed: 3, unavailable: 5, total: 100 },
@@ -43,8 +29,8 @@ const repos: NonNullable<BackfillProgress['repos']> = {
 
 describe('the repositories card', () => {
   it('shows the repositories finished, each host with a parked one and why, and the latest failures', async () => {
-    fake.progress = progressFixture({ repos })
-    const dash = await openDashboard(fake.url, { browser })
+    dashboard.fake().progress = progressFixture({ repos })
+    const dash = await openDashboard(dashboard.fake().url, { browser: dashboard.browser() })
     try {
       await dash.page.waitForSelector('[data-field="repos-card"]:not([hidden])')
       expect(await dash.text('repos-summary')).toBe(
@@ -67,8 +53,8 @@ describe('the repositories card', () => {
   })
 
   it('says how many known repositories are in sync, and warns of desynchronized ones', async () => {
-    fake.progress = progressFixture({ repos: null, sync: { active: 90, desynchronized: 2, resyncing: 1, error: 0, total: 93 } })
-    const dash = await openDashboard(fake.url, { browser })
+    dashboard.fake().progress = progressFixture({ repos: null, sync: { active: 90, desynchronized: 2, resyncing: 1, error: 0, total: 93 } })
+    const dash = await openDashboard(dashboard.fake().url, { browser: dashboard.browser() })
     try {
       await dash.page.waitForSelector('[data-field="repos-sync"]:not([hidden])')
       expect(await dash.text('repos-sync')).toBe(
@@ -82,8 +68,8 @@ describe('the repositories card', () => {
   })
 
   it('is hidden for a run that fetches no repositories', async () => {
-    fake.progress = progressFixture({ repos: null, sync: null })
-    const dash = await openDashboard(fake.url, { browser })
+    dashboard.fake().progress = progressFixture({ repos: null, sync: null })
+    const dash = await openDashboard(dashboard.fake().url, { browser: dashboard.browser() })
     try {
       expect(await dash.page.$eval('[data-field="repos-card"]', (e) => (e as HTMLElement).hidden)).toBe(true)
     } finally {
