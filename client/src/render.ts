@@ -21,7 +21,6 @@ const STATE_TEXT: Record<BackfillState, string> = {
 const PAUSE_REASON: Record<string, string> = {
   operator: 'by the operator',
   memory: 'memory above its limit',
-  schedule: 'outside the schedule',
   database: 'the database is unreachable (retrying)',
 }
 
