@@ -327,11 +327,15 @@ async function measureTheLimit(c: BenchCluster, workloadPath: string): Promise<L
         settings: backfill.throttle,
         events: config.limit.events,
         chunkFrames: config.limit.chunkFrames,
+        postmasterPid: c.postmasterPid(),
       },
       path.join(outDir, 'logs', 'limit.log'),
       config.limit.timeoutS * 1000,
     )
-    say(`  limit: decode ${limit.decodePerSecond} frames/s, write ${limit.writePerSecond} frames/s (${limit.recordsPerSecond} records/s) → ${limit.eventsPerSecond} events/s over ${limit.events} frames`)
+    say(
+      `  limit: decode ${limit.decodePerSecond} frames/s (${limit.decodePerCpuSecond} per CPU-s), write ${limit.writePerSecond} frames/s ` +
+        `(${limit.writePerCpuSecond ?? '?'} per CPU-s of writer and Postgres; ${limit.recordsPerSecond} records/s) → ${limit.eventsPerSecond} events/s over ${limit.events} frames`,
+    )
     return limit
   } finally {
     await c.dropDatabase(database)

@@ -24,6 +24,7 @@ import { createDecoder } from '../../server/pipeline/decoder/index.js'
 import { Semaphore } from '../../server/pipeline/semaphore.js'
 import { openWorkload } from '../source/store.js'
 import { limitRate } from './figures.js'
+import { treeCpuSeconds } from './proc.js'
 import { ROOT } from './paths.js'
 
 export type LimitOptions = {
@@ -35,6 +36,8 @@ export type LimitOptions = {
   events: number | null
   /** Frames decoded, then written, per step. */
   chunkFrames: number
+  /** The cluster's postmaster, whose backends' CPU the write part is charged with too; null: not counted. */
+  postmasterPid: number | null
 }
 
 export type LimitResult = {
@@ -46,6 +49,8 @@ export type LimitResult = {
   /** CPU seconds of this process while decoding (one thread's work plus GC helpers). */
   decodeCpuSeconds: number
   writeSeconds: number
+  /** CPU seconds while writing: this process's (planning, the pg driver) and Postgres's (postmaster and backends). */
+  writeCpuSeconds: { writer: number; postgres: number | null }
   /** Rows upserted and deleted by the write part. */
   recordsWritten: number
   /** Frames per second of decoding alone: `d`. */
@@ -54,6 +59,10 @@ export type LimitResult = {
   writePerSecond: number
   /** Records per second of writing alone. */
   recordsPerSecond: number
+  /** Frames per CPU-second of decoding: what `d` would be on a core of its own (a shared machine's wall rate is not). */
+  decodePerCpuSecond: number
+  /** Frames per CPU-second of writing, the writer's and Postgres's together. */
+  writePerCpuSecond: number | null
   /** 1 / (1/d + 1/w): the rate if the machine did nothing but decode and write, never waiting. */
   eventsPerSecond: number
 }
@@ -80,6 +89,9 @@ export async function measureLimit(opts: LimitOptions): Promise<LimitResult> {
   let decodeMs = 0
   let decodeCpu = 0
   let writeMs = 0
+  let writeCpu = 0
+  let postgresCpu: number | null = opts.postmasterPid === null ? null : 0
+  const postgresNow = () => (opts.postmasterPid === null ? null : treeCpuSeconds(opts.postmasterPid))
   let records = 0
   let events = 0
   const frames = store.frames(0)[Symbol.asyncIterator]()
@@ -107,6 +119,8 @@ export async function measureLimit(opts: LimitOptions): Promise<LimitResult> {
       decodeCpu += cpuNow() - c0
 
       const t1 = performance.now()
+      const c1 = cpuNow()
+      const pg1 = postgresNow()
       const inFlight = new Set<Promise<void>>()
       for (const batch of batches) {
         await semaphore.acquire()
@@ -125,6 +139,9 @@ export async function measureLimit(opts: LimitOptions): Promise<LimitResult> {
       }
       await Promise.all([...inFlight])
       writeMs += performance.now() - t1
+      writeCpu += cpuNow() - c1
+      const pg2 = postgresNow()
+      postgresCpu = postgresCpu === null || pg1 === null || pg2 === null ? null : postgresCpu + (pg2 - pg1)
       events += chunk.length
     }
   } finally {
@@ -142,10 +159,13 @@ export async function measureLimit(opts: LimitOptions): Promise<LimitResult> {
     decodeSeconds: round(decodeMs / 1000, 2),
     decodeCpuSeconds: round(decodeCpu, 2),
     writeSeconds: round(writeMs / 1000, 2),
+    writeCpuSeconds: { writer: round(writeCpu, 2), postgres: postgresCpu === null ? null : round(postgresCpu, 2) },
     recordsWritten: records,
     decodePerSecond: Math.round(d),
     writePerSecond: Math.round(w),
     recordsPerSecond: Math.round(records / (writeMs / 1000)),
+    decodePerCpuSecond: Math.round(events / decodeCpu),
+    writePerCpuSecond: postgresCpu === null ? null : Math.round(events / (writeCpu + postgresCpu)),
     eventsPerSecond: Math.round(limitRate(d, w)),
   }
 }

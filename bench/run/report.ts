@@ -208,7 +208,8 @@ function limitLine(limit: LimitResult): string {
     `(the ${limit.decoder} decoder on one thread, frames from memory into pipeline items in batches of ${fmt(limit.batchSize)}), ` +
     `write alone \`w\` = ${fmt(limit.writePerSecond)} frames/s (the indexer's BatchWriter into a fresh database: each batch's planning and ` +
     `transaction, ${limit.concurrency} in flight; ${fmt(limit.recordsPerSecond)} records/s), over ${fmt(limit.events)} frames: ` +
-    `**limit = 1 / (1/d + 1/w) = ${fmt(limit.eventsPerSecond)} events/s**.`
+    `**limit = 1 / (1/d + 1/w) = ${fmt(limit.eventsPerSecond)} events/s**. Per CPU-second: decode ${fmt(limit.decodePerCpuSecond)} frames, ` +
+    `write ${fmt(limit.writePerCpuSecond)} frames (the writer's and Postgres's CPU together).`
   )
 }
 
