@@ -68,7 +68,7 @@ export const CONFIGS: Record<Variant, RunConfig> = {
     afterCompleteS: 4,
     maxRunCapS: 60,
     idleSeedEvents: 3000,
-    deadlineS: 300,
+    deadlineS: 420,
     adaptive: { maxCpuPercent: 15, maxLagMs: 20 },
     limit: { events: null, chunkFrames: 10_000, timeoutS: 120 },
   },
