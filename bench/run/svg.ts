@@ -13,6 +13,12 @@ export function niceCeiling(v: number): number {
   return 10 * p
 }
 
+/** An axis from 0 to a multiple of a round step, with about four steps, so that little of the plot is left empty. */
+export function axis(v: number): { max: number; step: number } {
+  const step = niceCeiling(v / 4)
+  return { max: Math.max(step, Math.ceil(v / step - 1e-9) * step), step }
+}
+
 const px = (v: number) => String(Math.round(v * 10) / 10)
 
 /** `xs`/`ys` mapped into `box` (x from 0 to xMax, y from 0 at the bottom to yMax at the top), as SVG points. */
@@ -41,7 +47,8 @@ export function timelineSvg(title: string, timeline: Timeline): string {
     { label: 'server CPU', unit: '% of a core', values: timeline.serverCpuPercent, colour: '#d62728' },
     { label: 'RSS', unit: 'MB', values: timeline.rssMb, colour: '#2ca02c' },
   ]
-  const xMax = niceCeiling(Math.max(1, ...timeline.t))
+  const x = axis(Math.max(1, ...timeline.t))
+  const xMax = x.max
   const plotWidth = WIDTH - LEFT - RIGHT
   const height = TOP + panels.length * (PANEL_HEIGHT + GAP) - GAP + BOTTOM
   const out: string[] = []
@@ -50,7 +57,7 @@ export function timelineSvg(title: string, timeline: Timeline): string {
   out.push(`<text x="${LEFT}" y="16" font-size="13" font-weight="bold">${escape(title)}</text>`)
   panels.forEach((panel, i) => {
     const box: Box = { x: LEFT, y: TOP + i * (PANEL_HEIGHT + GAP), width: plotWidth, height: PANEL_HEIGHT }
-    const yMax = niceCeiling(Math.max(0, ...panel.values))
+    const yMax = axis(Math.max(0, ...panel.values)).max
     out.push(`<g>`)
     if (timeline.window) {
       const x0 = box.x + (timeline.window.from / xMax) * box.width
@@ -71,8 +78,8 @@ export function timelineSvg(title: string, timeline: Timeline): string {
     out.push(`</g>`)
   })
   const axisY = TOP + panels.length * (PANEL_HEIGHT + GAP) - GAP
-  for (const f of [0, 0.25, 0.5, 0.75, 1]) {
-    out.push(`<text x="${px(LEFT + f * plotWidth)}" y="${axisY + 14}" text-anchor="middle">${Math.round(f * xMax * 10) / 10}</text>`)
+  for (let tick = 0; tick <= xMax + 1e-9; tick += x.step) {
+    out.push(`<text x="${px(LEFT + (tick / xMax) * plotWidth)}" y="${axisY + 14}" text-anchor="middle">${Math.round(tick * 10) / 10}</text>`)
   }
   out.push(
     `<text x="${LEFT + plotWidth}" y="${axisY + 26}" text-anchor="end">seconds since the server started${timeline.window ? '; shaded: the measurement window' : ''}</text>`,

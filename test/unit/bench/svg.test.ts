@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest'
-import { niceCeiling, polylinePoints, timelineSvg } from '../../../bench/run/svg.js'
+import { axis, niceCeiling, polylinePoints, timelineSvg } from '../../../bench/run/svg.js'
 
 test('points map x from the left edge and y from the bottom of the box', () => {
   const box = { x: 10, y: 20, width: 100, height: 50 }
@@ -18,6 +18,17 @@ test('axes end on a round number at or above the largest value', () => {
   expect([0, 0.7, 1, 3, 7, 12, 180, 240, 1300, 8990].map(niceCeiling)).toEqual([1, 1, 1, 5, 10, 20, 200, 250, 2000, 10000])
 })
 
+test('an axis ends at the first multiple of a round step at or above the largest value', () => {
+  expect([130, 1714, 347, 32.4, 4, 0].map(axis)).toEqual([
+    { max: 150, step: 50 },
+    { max: 2000, step: 500 },
+    { max: 400, step: 100 },
+    { max: 40, step: 10 },
+    { max: 4, step: 1 },
+    { max: 1, step: 1 },
+  ])
+})
+
 test('a timeline is drawn as three polylines, events/s, CPU and RSS, with the window shaded', () => {
   const svg = timelineSvg('max', {
     everyMs: 1000,
@@ -29,14 +40,14 @@ test('a timeline is drawn as three polylines, events/s, CPU and RSS, with the wi
   })
   const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]+)"/g)].map((m) => m[1])
   expect(lines).toHaveLength(3)
-  // x axis to 5 s over 572 px from x=56; the events panel (top 26, 80 high) scaled to 2000
-  expect(lines[0]).toBe('170.4,106 284.8,66 399.2,26 513.6,66')
+  // x axis to 4 s over 572 px from x=56; the events panel (top 26, 80 high) scaled to 2000
+  expect(lines[0]).toBe('199,106 342,66 485,26 628,66')
   expect(svg).toContain('events/s: peak 2000, last 1000')
   expect(svg).toContain('RSS (MB): peak 210, last 210')
   const windows = [...svg.matchAll(/<rect class="window" x="([\d.]+)" y="\d+" width="([\d.]+)"/g)].map((m) => [m[1], m[2]])
   expect(windows).toEqual([
-    ['284.8', '114.4'],
-    ['284.8', '114.4'],
-    ['284.8', '114.4'],
+    ['342', '143'],
+    ['342', '143'],
+    ['342', '143'],
   ])
 })
