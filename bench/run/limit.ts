@@ -114,7 +114,9 @@ export async function measureLimit(opts: LimitOptions): Promise<LimitResult> {
         batcher.add(result.frame)
         if (batcher.isFull(opts.settings.batchSize)) batches.push(batcher.take())
       }
-      if (batcher.size > 0 && events + chunk.length >= total) batches.push(batcher.take())
+      // A partial batch waits for the next chunk's frames, as the pipeline's does for the next frames, except at the end.
+      const lastChunk = chunk.length < opts.chunkFrames || events + chunk.length >= total
+      if (batcher.size > 0 && lastChunk) batches.push(batcher.take())
       decodeMs += performance.now() - t0
       decodeCpu += cpuNow() - c0
 
