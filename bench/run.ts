@@ -21,6 +21,8 @@ import { BENCH_DIR, OUT_DIR, ROOT } from './run/paths.js'
 import { startCluster, type BenchCluster } from './run/postgres.js'
 import { machineInfo } from './run/proc.js'
 import { evaluateTargets, markdown, type BenchResults } from './run/report.js'
+import { measurePeer, PEER_OVERHEAD_S, PEER_SUBSETS, type PeerReport } from './peer/measure-peer.js'
+import { peerMarkdown, peerRatio } from './peer/report.js'
 import { killAllServers, type ServerChild } from './run/server-child.js'
 import type { SourceHandle } from './run/source.js'
 
@@ -30,13 +32,14 @@ const { values: args } = parseArgs({
     modes: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'direct-source': { type: 'boolean', default: false },
+    peer: { type: 'boolean', default: false },
     set: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 
 if (args.help) {
-  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--set BACKFILL_X=value ...]`)
+  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--peer] [--set BACKFILL_X=value ...]`)
   process.exit(0)
 }
 
@@ -180,9 +183,10 @@ async function main(): Promise<void> {
 
   // The time bound covers the measurement, not the one-off generation above.
   const measureStart = performance.now()
+  const boundS = config.deadlineS + (args.peer ? PEER_SUBSETS[config.variant].timeLimitS + PEER_OVERHEAD_S : 0)
   const deadline = setTimeout(
-    () => void shutdown(1, `the ${config.variant} bench exceeded its time bound of ${config.deadlineS} s (during ${phase})`),
-    config.deadlineS * 1000,
+    () => void shutdown(1, `the ${config.variant} bench exceeded its time bound of ${boundS} s (during ${phase})`),
+    boundS * 1000,
   )
   deadline.unref()
 
@@ -221,8 +225,10 @@ async function main(): Promise<void> {
     if (previousDatabase) await cluster.dropDatabase(previousDatabase)
     previousDatabase = result.database.name
   }
-  phase = 'writing the results'
   if (previousDatabase) await cluster.dropDatabase(previousDatabase)
+  phase = 'running the peer'
+  const peer = args.peer ? await measurePeer({ cluster, store, variant: config.variant, say }) : null
+  phase = 'writing the results'
   await cluster.stop()
   finished = true
   clearTimeout(deadline)
@@ -247,7 +253,7 @@ async function main(): Promise<void> {
   if (args['cpu-prof']) notes.push('max ran under --cpu-prof, which costs a few percent of throughput.')
 
   const machine = machineInfo()
-  const output: BenchResults = {
+  const output: BenchResults & { peer: (PeerReport & { peerRatio: number | null }) | null } = {
     variant: config.variant,
     date: new Date().toISOString(),
     git: gitAtStart,
@@ -263,8 +269,9 @@ async function main(): Promise<void> {
     notes,
     modes: results,
     targets: evaluateTargets(results, machine.cores),
+    peer: peer && { ...peer, peerRatio: peerRatio(results.max?.window.eventsPerSecond, peer) },
   }
-  const md = markdown(output)
+  const md = markdown(output) + (peer ? `\n${peerMarkdown(peer, results.max ? { mode: 'max', eventsPerSecond: results.max.window.eventsPerSecond, eventsPerCpuSecond: results.max.window.eventsPerCpuSecond } : null)}` : '')
   await writeFile(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(output, null, 2)}\n`)
   await writeFile(path.join(resultsDir, `${stem}.md`), md)
   console.log('')

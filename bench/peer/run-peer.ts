@@ -1,9 +1,10 @@
-// Runs the peer (peer-child.ts) against a database and a firehose and measures it: events handled per second by
-// its cursor (every event up to it handled, as our own `processed` counts written events), records per second
-// from the frames up to that cursor, its CPU and peak memory from /proc, and, once stopped, the rows it wrote in
-// its own schema, which show that it really indexed. The run ends when the cursor reaches `events` or at
-// `timeLimitS`, whichever is first; the indexer's background work still queued then (its aggregate counts) is
-// waited for and timed apart (`drainSeconds`), not folded into the rate.
+// Runs the peer (peer-child.ts) against a database and a firehose and measures it: events handled per second (each
+// counted as its handler finishes, as our own `processed` counts written events), records per second from the
+// record ops in as many events from the start, its CPU and peak memory from /proc, and, once stopped, the rows it
+// wrote in its own schema, which show that it really indexed. The run ends when its cursor reaches `events` (all
+// handled) or at `timeLimitS`, whichever is first. After a completed run the indexer's background work still queued (its
+// aggregate counts) is waited for and timed apart (`drainSeconds`), not folded into the rate; after a time-bounded
+// one it is stopped at once, its events beyond the cursor not counted.
 import { fork, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -25,24 +26,32 @@ export type PeerRunOptions = {
   poolSize?: number
   /** The postmaster, for Postgres's CPU over the run. */
   postgresPid?: number | null
+  /** Called at every reading of its progress (ten a second). */
+  onProgress?: (seconds: number, handled: number) => void
 }
 
 export type PeerResult = {
+  /** Events handled. */
   events: number
+  /** Its cursor at the end: every event up to it handled. */
+  cursor: number
+  /** Events it had taken off the firehose by the end (it reads ahead without bound). */
+  received: number
   seconds: number
   eventsPerSecond: number
   records: number
   recordsPerSecond: number
   /** Every event of the subset handled within the time limit. */
   completed: boolean
-  drainSeconds: number
+  /** How long its queued work took to finish after a completed run; null: not completed, or not within DRAIN_LIMIT_MS. */
+  drainSeconds: number | null
   cpuSeconds: number | null
   eventsPerCpuSecond: number | null
   postgresCpuSeconds: number | null
   peakRssMb: number | null
   poolSize: number
-  /** [seconds since the start, cursor], about once a second: where the time went. */
-  timeline: [number, number][]
+  /** [seconds since the start, events handled, cursor], about once a second. */
+  timeline: [number, number, number][]
   /** Rows in the peer's tables after the run. */
   rows: Record<PeerTable, number>
 }
@@ -52,6 +61,8 @@ export const PEER_TABLES = ['actor', 'record', 'post', 'like', 'follow', 'repost
 export type PeerTable = (typeof PEER_TABLES)[number]
 
 const POLL_MS = 100
+const DRAIN_LIMIT_MS = 120_000
+const STOP_LIMIT_MS = 20_000
 const CHILD = fileURLToPath(new URL('./peer-child.ts', import.meta.url))
 
 type Child = { proc: ChildProcess; ask<T extends PeerReply['type']>(req: PeerRequest, reply: T, timeoutMs: number): Promise<Extract<PeerReply, { type: T }>> }
@@ -126,35 +137,42 @@ export async function runPeer(opts: PeerRunOptions): Promise<PeerResult> {
     const pg0 = opts.postgresPid ? treeCpuSeconds(opts.postgresPid) : null
     const started = performance.now()
     child.proc.send({ type: 'start' } satisfies PeerRequest)
-    let cursor = 0
+    let progress = { cursor: 0, received: 0, handled: 0 }
     let seconds = 0
     let cpu1: number | null = null
     let pg1: number | null = null
-    const timeline: [number, number][] = []
+    const timeline: [number, number, number][] = []
     for (;;) {
       await sleep(POLL_MS)
-      cursor = (await child.ask({ type: 'progress' }, 'progress', 10_000)).cursor
+      progress = await child.ask({ type: 'progress' }, 'progress', 10_000)
       seconds = (performance.now() - started) / 1000
       cpu1 = cpuSeconds(pid)
       pg1 = opts.postgresPid ? treeCpuSeconds(opts.postgresPid) : null
-      if (seconds >= timeline.length) timeline.push([Math.round(seconds * 10) / 10, cursor])
-      if (cursor >= opts.events || seconds >= opts.timeLimitS) break
+      if (seconds >= timeline.length) timeline.push([Math.round(seconds * 10) / 10, progress.handled, progress.cursor])
+      opts.onProgress?.(seconds, progress.handled)
+      if (progress.cursor >= opts.events || seconds >= opts.timeLimitS) break
     }
     const peakRssMb = processMemory(pid)?.hwmMb ?? null
-    const drainStart = performance.now()
-    await child.ask({ type: 'drain' }, 'drained', 600_000)
-    const drainSeconds = (performance.now() - drainStart) / 1000
-    await child.ask({ type: 'stop' }, 'stopped', 60_000)
-    const events = Math.min(cursor, opts.events)
+    const completed = progress.cursor >= opts.events
+    let drainSeconds: number | null = null
+    if (completed) {
+      const drainStart = performance.now()
+      const { complete } = await child.ask({ type: 'drain', limitMs: DRAIN_LIMIT_MS }, 'drained', DRAIN_LIMIT_MS + 10_000)
+      if (complete) drainSeconds = (performance.now() - drainStart) / 1000
+    }
+    await child.ask({ type: 'stop', limitMs: STOP_LIMIT_MS }, 'stopped', STOP_LIMIT_MS + 10_000)
+    const events = Math.min(progress.handled, opts.events)
     const records = await opts.recordsUpTo(events)
     const cpu = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null
     return {
       events,
+      cursor: progress.cursor,
+      received: progress.received,
       seconds,
       eventsPerSecond: events / seconds,
       records,
       recordsPerSecond: records / seconds,
-      completed: cursor >= opts.events,
+      completed,
       drainSeconds,
       cpuSeconds: cpu,
       eventsPerCpuSecond: cpu ? events / cpu : null,

@@ -72,6 +72,7 @@ describe('the peer runner', () => {
   it('handles every event of the workload within its time limit and reports positive rates', () => {
     expect(result.completed).toBe(true)
     expect(result.events).toBe(EVENTS)
+    expect(result.cursor).toBe(EVENTS)
     expect(result.eventsPerSecond).toBeGreaterThan(0)
     expect(result.eventsPerSecond).toBeCloseTo(EVENTS / result.seconds, 6)
     expect(result.recordsPerSecond).toBeGreaterThan(0)
