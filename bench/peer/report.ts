@@ -27,6 +27,9 @@ export function peerMarkdown(peer: PeerReport, ours: OurFigures | null): string 
     '|---|---|---|---|---|---|---|---|---|',
     `| peer | ${n(peer.events)}${peer.completed ? '' : ` (time bound; cursor ${n(peer.cursor)}, ${n(peer.received)} read)`} | ${n(peer.seconds, 1)} | ${n(peer.eventsPerSecond)} | ${n(peer.recordsPerSecond)} | ${n(peer.eventsPerCpuSecond)} | ${n(cpuPercent(peer.cpuSeconds))} | ${n(cpuPercent(peer.postgresCpuSeconds))} | ${n(peer.peakRssMb)} |`,
   ]
+  if (peer.rows.post + peer.rows.like + peer.rows.follow === 0) {
+    lines.push('', '**The peer wrote no posts, likes or follows: it did not index, and its figures measure nothing.**')
+  }
   if (ours) lines.push(`| ours (${ours.mode}) | | | ${n(ours.eventsPerSecond)} | ${n(ours.recordsPerSecond)} | ${n(ours.eventsPerCpuSecond)} | | | |`)
   lines.push(
     '',

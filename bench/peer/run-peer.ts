@@ -139,19 +139,18 @@ export async function runPeer(opts: PeerRunOptions): Promise<PeerResult> {
     child.proc.send({ type: 'start' } satisfies PeerRequest)
     let progress = { cursor: 0, received: 0, handled: 0 }
     let seconds = 0
-    let cpu1: number | null = null
-    let pg1: number | null = null
     const timeline: [number, number, number][] = []
     for (;;) {
       await sleep(POLL_MS)
       progress = await child.ask({ type: 'progress' }, 'progress', 10_000)
       seconds = (performance.now() - started) / 1000
-      cpu1 = cpuSeconds(pid)
-      pg1 = opts.postgresPid ? treeCpuSeconds(opts.postgresPid) : null
       if (seconds >= timeline.length) timeline.push([Math.round(seconds * 10) / 10, progress.handled, progress.cursor])
       opts.onProgress?.(seconds, progress.handled)
       if (progress.cursor >= opts.events || seconds >= opts.timeLimitS) break
     }
+    // Read once, right after the last reading of its progress: a scan of /proc ten times a second would cost more.
+    const cpu1 = cpuSeconds(pid)
+    const pg1 = opts.postgresPid ? treeCpuSeconds(opts.postgresPid) : null
     const peakRssMb = processMemory(pid)?.hwmMb ?? null
     const completed = progress.cursor >= opts.events
     let drainSeconds: number | null = null

@@ -13,7 +13,7 @@ import { startSyntheticFirehose, type SyntheticFirehose } from '../../bench/sour
 import { testDatabase } from '../harness/db.js'
 import type { TestDatabase } from '../harness/postgres.js'
 
-const EVENTS = 1000
+const EVENTS = 600
 let frames: GeneratedFrame[]
 let db: TestDatabase
 let source: SyntheticFirehose
@@ -47,7 +47,7 @@ function liveRecords(): Map<string, number> {
 }
 
 beforeAll(async () => {
-  frames = await generateFrames({ seed: 'peer', accounts: 20, events: EVENTS, endStatuses: { deactivated: 0, takendown: 0, deleted: 1 } })
+  frames = await generateFrames({ seed: 'peer', accounts: 12, events: EVENTS, endStatuses: { deactivated: 0, takendown: 0, deleted: 1 } })
   db = await testDatabase()
   source = await startSyntheticFirehose({ frames })
   plc = await startPlcStub(frames.flatMap((f) => (f.account ? [f.account] : [])))
