@@ -3,8 +3,8 @@
 // Set up as the bsky data plane sets it up: its Database with its migrations in a schema of its own, an
 // IdResolver at a PLC directory (plc-stub.ts), the subscription on the firehose from cursor 0. Driven over IPC by
 // run-peer.ts: 'start' subscribes, 'progress' answers with the counts below and the cursor (the last seq before
-// which every event was handled), 'drain' waits (a bounded time) for the indexer's queued work, its background aggregates, to finish,
-// 'stop' ends it (also bounded).
+// which every event was handled), 'drain' waits (a bounded time) for the indexer's queued work, its background
+// aggregates, to finish, and 'stop' ends it (also bounded).
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Database, RepoSubscription } from '@atproto/bsky'
 import { IdResolver } from '@atproto/identity'
@@ -25,8 +25,8 @@ export type PeerReply =
 const send = (reply: PeerReply) => process.send!(reply)
 
 /**
- * The peer takes every event off the firehose at once and handles them concurrently, one actor after another's
- * events in order; its cursor only passes an event once all before it are done, so one slow actor holds it back
+ * The peer takes every event off the firehose at once and handles them concurrently, each actor's events in
+ * order; its cursor only passes an event once all before it are done, so one slow actor holds it back
  * while thousands of later events are finished. Counting each event as its handler finishes measures the work done.
  * The counts wrap the runner the subscription creates (@atproto/sync's MemoryRunner) and change nothing it does.
  */
