@@ -28,6 +28,8 @@ import { BENCH_DIR, OUT_DIR, ROOT } from './run/paths.js'
 import { startCluster, type BenchCluster } from './run/postgres.js'
 import { machineInfo } from './run/proc.js'
 import { evaluateTargets, markdown, summarise, type BenchResults } from './run/report.js'
+import { measurePeer, PEER_OVERHEAD_S, PEER_SUBSETS, type PeerReport } from './peer/measure-peer.js'
+import { peerMarkdown, peerRatio } from './peer/report.js'
 import { killAllServers, type ServerChild } from './run/server-child.js'
 import type { SourceHandle } from './run/source.js'
 import { timelineSvg } from './run/svg.js'
@@ -40,13 +42,14 @@ const { values: args } = parseArgs({
     'direct-source': { type: 'boolean', default: false },
     'skip-limit': { type: 'boolean', default: false },
     docs: { type: 'boolean', default: false },
+    peer: { type: 'boolean', default: false },
     set: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 
 if (args.help) {
-  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--skip-limit] [--set BACKFILL_X=value ...]`)
+  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--skip-limit] [--peer] [--set BACKFILL_X=value ...]`)
   console.log('       npm run bench -- --docs   (BACKFILL_OPTIMIZATION.md from bench/results.json)')
   process.exit(0)
 }
@@ -197,9 +200,10 @@ async function main(): Promise<void> {
 
   // The time bound covers the measurement, not the one-off generation above.
   const measureStart = performance.now()
+  const boundS = config.deadlineS + (args.peer ? PEER_SUBSETS[config.variant].timeLimitS + PEER_OVERHEAD_S : 0)
   const deadline = setTimeout(
-    () => void shutdown(1, `the ${config.variant} bench exceeded its time bound of ${config.deadlineS} s (during ${phase})`),
-    config.deadlineS * 1000,
+    () => void shutdown(1, `the ${config.variant} bench exceeded its time bound of ${boundS} s (during ${phase})`),
+    boundS * 1000,
   )
   deadline.unref()
 
@@ -245,8 +249,10 @@ async function main(): Promise<void> {
     if (previousDatabase) await cluster.dropDatabase(previousDatabase)
     previousDatabase = result.database.name
   }
-  phase = 'writing the results'
   if (previousDatabase) await cluster.dropDatabase(previousDatabase)
+  phase = 'running the peer'
+  const peer = args.peer ? await measurePeer({ cluster, store, variant: config.variant, say }) : null
+  phase = 'writing the results'
   await cluster.stop()
   finished = true
   clearTimeout(deadline)
@@ -270,9 +276,11 @@ async function main(): Promise<void> {
   if (args['direct-source']) notes.push('--direct-source: the server read the synthetic server directly, without the front relay.')
   if (args['cpu-prof']) notes.push('max ran under --cpu-prof, which costs a few percent of throughput.')
 
-  const { figures, instances } = summarise(results, limit, null)
+  const ours = results.max?.window
+  const peerFigures = peer && { eventsPerSecond: peer.eventsPerSecond, recordsPerSecond: peer.recordsPerSecond, events: peer.events }
+  const { figures, instances } = summarise(results, limit, peerFigures)
   const machine = machineInfo()
-  const output: BenchResults = {
+  const output: Omit<BenchResults, 'peer'> & { peer: (PeerReport & { peerRatio: number | null }) | null } = {
     variant: config.variant,
     date: new Date().toISOString(),
     git: gitAtStart,
@@ -289,9 +297,9 @@ async function main(): Promise<void> {
     limit,
     figures,
     instances,
-    peer: null,
+    peer: peer && { ...peer, peerRatio: peerRatio(ours?.eventsPerSecond, peer) },
     modes: results,
-    targets: evaluateTargets({ modes: results, limit, peer: null, figures, instances }, machine.cores),
+    targets: evaluateTargets({ modes: results, limit, peer: peerFigures, figures, instances }, machine.cores),
   }
   const pictures: Partial<Record<ModeName, string>> = {}
   for (const mode of MODES) {
@@ -300,7 +308,8 @@ async function main(): Promise<void> {
     pictures[mode] = `${stem}-${mode}.svg`
     await writeFile(path.join(resultsDir, pictures[mode]), timelineSvg(`${mode} (${config.variant}): events/s, server CPU and RSS`, timeline))
   }
-  const md = markdown(output, pictures)
+  const peerSection = peer && ours ? peerMarkdown(peer, { mode: 'max', eventsPerSecond: ours.eventsPerSecond, recordsPerSecond: ours.recordsPerSecond ?? null, eventsPerCpuSecond: ours.eventsPerCpuSecond }) : peer ? peerMarkdown(peer, null) : ''
+  const md = markdown(output, pictures) + (peerSection ? `\n${peerSection}` : '')
   await writeFile(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(output, null, 2)}\n`)
   await writeFile(path.join(resultsDir, `${stem}.md`), md)
   console.log('')
