@@ -29,6 +29,8 @@ const DIGEST_LENGTH = 32
 export class PartialMst {
   private root: Tree
   private rootLayer: number
+  /** Nodes as read from the CAR, by CID bytes: a rewrite copies a node before changing it, so these stay true. */
+  private readonly readNodes = new Map<string, Node>()
 
   constructor(
     private readonly blocks: CarBlocks,
@@ -161,6 +163,9 @@ export class PartialMst {
 
   /** Reads the node `cid` names; `layer` is what its place in the tree says its layer must be (null: the root). */
   private read(cid: CidLike, layer: number | null): Node {
+    const cacheKey = Buffer.from(cid.bytes).toString('latin1')
+    const known = this.readNodes.get(cacheKey)
+    if (known) return known
     const block = this.blocks.get(cid)
     if (!block) throw new MstError(`MST node ${CID.decode(cid.bytes)} is not in the CAR`)
     let data: unknown
@@ -172,7 +177,9 @@ export class PartialMst {
     const node = parseNode(data, cid)
     const own = node.entries.length > 0 ? keyLayer(node.entries[0].key) : (layer ?? 0)
     if (layer !== null && own !== layer) throw new MstError(`MST node ${CID.decode(cid.bytes)} is at layer ${own}, its place is at ${layer}`)
-    return { ...node, layer: own }
+    const read = { ...node, layer: own }
+    this.readNodes.set(cacheKey, read)
+    return read
   }
 
   private cidOfTree(tree: Tree): CidLike | null {

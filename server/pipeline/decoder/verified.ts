@@ -3,7 +3,7 @@
 // is proven by the signed MST, and, when the frame carries Sync 1.1's prevData, the ops undone on that tree
 // must give back prevData, so no change is hidden from us. All of it synchronous and native (node:crypto),
 // except the DID lookups, which are cached by the resolver.
-import type { IdResolver } from '@atproto/identity'
+import { type DidDocument, type IdResolver, ensureAtprotoKey } from '@atproto/identity'
 import { decode, encode } from '@atproto/lex-cbor'
 import { parseIdentity } from '@atproto/sync'
 import { CID } from 'multiformats/cid'
@@ -43,10 +43,19 @@ const NOT_PROVEN = 'op not proven by the signed commit'
 /** `idResolver` should cache DID documents: every commit needs its repo's key. */
 export function createVerifiedDecoder(idResolver: IdResolver, retry: RetryPolicy = DEFAULT_RETRY): FrameDecoder {
   const signatures = new SignatureVerifier()
+  // Reading the key out of a DID document decompresses its point in pure JS, which costs more than the whole
+  // native verification; the resolver hands back the same document object until it refetches it.
+  const keysByDocument = new WeakMap<DidDocument, string>()
 
   async function signingKey(did: string, refresh: boolean): Promise<string> {
     try {
-      return await withRetry(() => idResolver.did.resolveAtprotoKey(did, refresh), retry)
+      const doc = await withRetry(() => idResolver.did.ensureResolve(did, refresh), retry)
+      let key = keysByDocument.get(doc)
+      if (key === undefined) {
+        key = ensureAtprotoKey(doc)
+        keysByDocument.set(doc, key)
+      }
+      return key
     } catch (err) {
       throw new VerifyError(`cannot resolve the repo's signing key: ${errorMessage(err)}`, { cause: err })
     }
