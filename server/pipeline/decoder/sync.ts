@@ -2,9 +2,9 @@
 // block hash-checked. @atproto/sync skips ops it cannot read and throws whole commits away on one bad record;
 // here every op of the frame comes out as an item or as a Reject saying why, as the lean decoder does.
 import { type CommitEvt, parseAccount, parseCommitUnauthenticated } from '@atproto/sync'
-import type { DecodeResult, PipelineItem, RecordOp } from '../../events/index.js'
+import type { PipelineItem, RecordOp } from '../../events/index.js'
 import { type CarBlocks, readCar } from './car.js'
-import { type RepoMessage, dispatch } from './dispatch.js'
+import { asyncDecoder } from './dispatch.js'
 import type { AccountBody, CommitBody, RepoOpBody } from './frame.js'
 import {
   REASON,
@@ -13,9 +13,7 @@ import {
   commitPosition,
   commitRejects,
   errorMessage,
-  frameResult,
   identityEvent,
-  internalErrorResult,
   opReject,
   precheckOp,
   tooBigRejects,
@@ -27,30 +25,13 @@ type UpstreamCommit = Parameters<typeof parseCommitUnauthenticated>[0]
 type UpstreamAccount = Parameters<typeof parseAccount>[0]
 
 export function createSyncDecoder(): FrameDecoder {
-  return {
-    name: 'sync',
-    async decode(bytes) {
-      try {
-        return await dispatch(bytes, repoMessage)
-      } catch (err) {
-        return internalErrorResult(err, bytes)
-      }
-    },
-  }
-}
-
-async function repoMessage(message: RepoMessage): Promise<DecodeResult> {
-  const { seq, time } = message.body
-  switch (message.kind) {
-    case 'commit':
-      return frameResult(seq, time, await commitItems(message.body))
-    case 'identity':
-      // parseIdentity(…, unauthenticated = true) still fetches the DID document, then drops the frame's handle.
-      // An unauthenticated reader has nothing but the frame, so it reads the handle as lean does.
-      return frameResult(seq, time, [identityEvent(message.body, message.body.handle ?? null)])
-    case 'account':
-      return frameResult(seq, time, [accountItem(message.body)])
-  }
+  return asyncDecoder('sync', {
+    commit: commitItems,
+    // parseIdentity(…, unauthenticated = true) still fetches the DID document, then drops the frame's handle.
+    // An unauthenticated reader has nothing but the frame, so it reads the handle as lean does.
+    identity: (body) => identityEvent(body, body.handle ?? null),
+    account: accountItem,
+  })
 }
 
 function accountItem(body: AccountBody): PipelineItem {

@@ -7,9 +7,9 @@ import { type DidDocument, type IdResolver, ensureAtprotoKey } from '@atproto/id
 import { decode, encode } from '@atproto/lex-cbor'
 import { parseIdentity } from '@atproto/sync'
 import { CID } from 'multiformats/cid'
-import type { DecodeResult, PipelineItem } from '../../events/index.js'
+import type { PipelineItem } from '../../events/index.js'
 import { type CarBlocks, type CidLike, readCar } from './car.js'
-import { type RepoMessage, dispatch } from './dispatch.js'
+import { asyncDecoder } from './dispatch.js'
 import type { CommitBody, IdentityBody, RepoOpBody } from './frame.js'
 import {
   REASON,
@@ -18,9 +18,7 @@ import {
   commitRejects,
   errorMessage,
   eventReject,
-  frameResult,
   identityEvent,
-  internalErrorResult,
   opItem,
   opReject,
   precheckOp,
@@ -110,28 +108,7 @@ export function createVerifiedDecoder(idResolver: IdResolver, retry: RetryPolicy
     }
   }
 
-  async function repoMessage(message: RepoMessage): Promise<DecodeResult> {
-    const { seq, time } = message.body
-    switch (message.kind) {
-      case 'commit':
-        return frameResult(seq, time, await commitItems(message.body))
-      case 'identity':
-        return frameResult(seq, time, [await identity(message.body)])
-      case 'account':
-        return frameResult(seq, time, [accountItem(message.body)])
-    }
-  }
-
-  return {
-    name: 'verified',
-    async decode(bytes) {
-      try {
-        return await dispatch(bytes, repoMessage)
-      } catch (err) {
-        return internalErrorResult(err, bytes)
-      }
-    },
-  }
+  return asyncDecoder('verified', { commit: commitItems, identity, account: accountItem })
 }
 
 /** The commit block's fields as signed: the root of the tree, the bytes the signature covers, the signature. */
