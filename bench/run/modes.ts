@@ -55,7 +55,7 @@ export const CONFIGS: Record<Variant, RunConfig> = {
     maxRunCapS: 40 * 60,
     idleSeedEvents: 20_000,
     deadlineS: 90 * 60,
-    adaptive: { maxCpuPercent: 15, maxLagMs: 20 },
+    adaptive: { maxCpuPercent: 15, maxLagMs: 10 },
     limit: { events: null, chunkFrames: 20_000, timeoutS: 20 * 60 },
   },
   quick: {
@@ -69,7 +69,7 @@ export const CONFIGS: Record<Variant, RunConfig> = {
     maxRunCapS: 60,
     idleSeedEvents: 3000,
     deadlineS: 420,
-    adaptive: { maxCpuPercent: 15, maxLagMs: 20 },
+    adaptive: { maxCpuPercent: 15, maxLagMs: 10 },
     limit: { events: null, chunkFrames: 10_000, timeoutS: 120 },
   },
 }
