@@ -82,7 +82,7 @@ export function refusedWriteReject(plan: WritePlan, message: string, lastSeq: nu
     case 'did':
       return { ...base, seq: lastSeq, seqKnown: false, did: null, uri: null, collection: null, detail: boundedDetail(u.did) }
     case 'unindexed':
-      return { ...base, seq: u.value.lastSeq, did: null, uri: null, collection: u.value.collection, detail: null }
+      return { ...base, seq: Math.max(...u.value.seqs), did: null, uri: null, collection: u.value.collection, detail: null }
     case 'position': {
       const seq = Math.max(...u.value.events.map((e) => e.seq))
       return { ...base, seq, did: u.value.did, uri: null, collection: null, detail: boundedDetail(u.value.events) }

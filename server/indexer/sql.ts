@@ -122,12 +122,22 @@ export const INSERT_REJECTS_SQL = `
     AS x(seq, seq_known, category, reason, did, uri, collection, detail)
   ON CONFLICT DO NOTHING`
 
+/**
+ * One row per op (collection, seq) with its batch's span (after, through]. An op is counted unless its seq is in the
+ * collection's `counted` seqs (a replay of what was counted); the span then joins them. The row's lock orders
+ * concurrent batches on one collection, and each sees what the one before it counted.
+ */
 export const COUNT_UNINDEXED_SQL = `
-  INSERT INTO unindexed_collections (collection, ops, last_seq)
-  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+  WITH x AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS x(collection, seq, after, through))
+  INSERT INTO unindexed_collections AS u (collection, ops, last_seq, counted)
+  SELECT collection, count(*), max(seq), int8multirange(int8range(min(after), max(through), '(]'))
+  FROM x GROUP BY collection ORDER BY collection
   ON CONFLICT (collection) DO UPDATE SET
-    ops = unindexed_collections.ops + EXCLUDED.ops, last_seq = EXCLUDED.last_seq, updated_at = now()
-  WHERE unindexed_collections.last_seq < EXCLUDED.last_seq`
+    ops = u.ops + (SELECT count(*) FROM x WHERE x.collection = EXCLUDED.collection AND NOT u.counted @> x.seq),
+    last_seq = GREATEST(u.last_seq, EXCLUDED.last_seq),
+    counted = u.counted + EXCLUDED.counted,
+    updated_at = now()
+  WHERE NOT u.counted @> EXCLUDED.counted`
 
 /** The cursor only moves forward: a late, smaller write from an earlier batch cannot move it back. */
 export const ADVANCE_CURSOR_SQL = `

@@ -135,14 +135,19 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string,
     outcome.unsupported += unsupported
     outcome.rejected += r.length - unsupported
   }
-  if (plan.unindexed.length) {
+  // A repository walk's ops (seq 0, walked again by every resync) have no seq to be counted once by: not counted.
+  const counted = plan.unindexed.flatMap((u) =>
+    u.span ? u.seqs.filter((seq) => seq > 0).map((seq) => ({ seq, collection: u.collection, span: u.span! })) : [],
+  )
+  if (counted.length) {
     await client.query(COUNT_UNINDEXED_SQL, [
-      plan.unindexed.map((u) => u.collection),
-      plan.unindexed.map((u) => u.ops),
-      plan.unindexed.map((u) => u.lastSeq),
+      counted.map((c) => c.collection),
+      counted.map((c) => c.seq),
+      counted.map((c) => c.span.after),
+      counted.map((c) => c.span.through),
     ])
-    outcome.unindexed += plan.unindexed.reduce((n, u) => n + u.ops, 0)
   }
+  outcome.unindexed += plan.unindexed.reduce((n, u) => n + u.seqs.length, 0)
   return outcome
 }
 
@@ -161,7 +166,7 @@ export class BatchWriter implements BatchSink {
     cursor: CursorCommit | null,
     step?: CommitStep,
   ): Promise<WriteOutcome> {
-    const plan = await prepareBatch(items, lastSeq)
+    const plan = await prepareBatch(items, lastSeq, cursor?.afterSeq ?? null)
     try {
       return await this.transaction(plan, cursor, step)
     } catch (err) {
