@@ -3,6 +3,8 @@
 //
 // Ordering contract (invariant 4): a row is written only if no tombstone has an equal or later rev, and replaces a
 // stored row only when its rev is later. A delete leaves a tombstone with its rev and removes only earlier rows.
+// Tombstones no replay can undercut any more are pruned (tombstone-prune.ts); what they said is kept per repository
+// as `repo_positions.tombstones_pruned_rev`: a record with no row is not written at a rev below it.
 import type { ColumnType, RecordModule } from './records/types.js'
 
 const HEADER: [string, ColumnType][] = [
@@ -37,6 +39,9 @@ export function upsertSql(module: RecordModule): string {
     SELECT ${columns.map(([name, type]) => cast(name, type)).join(', ')}
     FROM unnest(${params}) AS x(${names.join(', ')})
     WHERE NOT EXISTS (SELECT 1 FROM tombstones ts WHERE ts.uri = x.uri AND ts.rev >= x.rev)
+      AND NOT EXISTS (
+        SELECT 1 FROM repo_positions p WHERE p.did = x.did AND p.tombstones_pruned_rev > x.rev
+          AND NOT EXISTS (SELECT 1 FROM ${t} r WHERE r.uri = x.uri))
       AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.status = 'deleted' AND a.status_seq > x.seq)
     ON CONFLICT (uri) DO UPDATE SET
       ${names.filter((n) => n !== 'uri').map((n) => `${n} = EXCLUDED.${n}`).join(', ')}, indexed_at = now()

@@ -11,3 +11,12 @@ CREATE INDEX tombstones_deleted_at_idx ON tombstones (deleted_at);
 -- the firehose already counted for the collection (every batch adds the seqs it covers; adjacent spans merge, so a
 -- finished replay is one range), and a replayed op whose seq lies in it is not counted again.
 ALTER TABLE unindexed_collections ADD COLUMN counted int8multirange NOT NULL DEFAULT '{}';
+
+-- Per relay, the highest seq of a delete whose tombstone was pruned. A later run replays nothing at or below it
+-- (server/services/backfill/plan-window.ts): an older create replayed now could be one of a record those deletes
+-- removed, so what is older comes from the repositories, whose fetched state has it deleted.
+CREATE TABLE tombstone_horizons (
+  relay text PRIMARY KEY,
+  seq bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
