@@ -39,11 +39,8 @@ export type PositionWrites = { did: string; events: PositionEvent[] }
 export type TableWrites = { module: RecordModule; upserts: RowWrite[]; deletes: DeleteWrite[] }
 /** The seqs of the firehose whose every frame a batch holds: (after, through]. */
 export type SeqSpan = { after: number; through: number }
-/**
- * A batch's ops on one collection we do not index, by seq (0: no firehose seq, a repository walk's). `span`: the seqs
- * the batch covers, so that a replay counts only ops outside what was counted already.
- */
-export type UnindexedOps = { collection: string; seqs: number[]; span: SeqSpan | null }
+/** A batch's ops on one collection we do not index, by seq (0: no firehose seq, a repository walk's). */
+export type UnindexedOps = { collection: string; seqs: number[] }
 
 export type WritePlan = {
   /** Every DID the batch mentions, so each has an actors row (profiles are served for them). */
@@ -52,6 +49,11 @@ export type WritePlan = {
   statuses: { did: string; status: AccountStatus; seq: number }[]
   tables: TableWrites[]
   unindexed: UnindexedOps[]
+  /**
+   * The seqs of the firehose the batch holds every frame of, so that a replay counts only unindexed ops outside what
+   * was counted already; null for a batch of no seq (a repository walk). Never split: one transaction counts them.
+   */
+  span: SeqSpan | null
   /** Sorted by DID, so concurrent writers lock positions in one order. */
   positions: PositionWrites[]
   rejects: RejectRow[]
@@ -174,7 +176,7 @@ export async function prepareBatch(
       case 'update':
       case 'delete': {
         if (!moduleFor(item.collection)) {
-          const ops = unindexed.get(item.collection) ?? { collection: item.collection, seqs: [], span }
+          const ops = unindexed.get(item.collection) ?? { collection: item.collection, seqs: [] }
           ops.seqs.push(item.seq)
           unindexed.set(item.collection, ops)
           break
@@ -239,6 +241,7 @@ export async function prepareBatch(
     statuses: latestPerKey(statuses),
     tables: [...tables.values()].sort(byKey((t) => t.module.table)),
     unindexed: [...unindexed.values()].sort(byKey((u) => u.collection)),
+    span,
     positions: [...positions].map(([did, events]) => ({ did, events })).sort(byKey((w) => w.did)),
     rejects,
   }

@@ -128,21 +128,26 @@ export const INSERT_REJECTS_SQL = `
   ON CONFLICT DO NOTHING`
 
 /**
- * One row per op (collection, seq) with its batch's span (after, through]. An op is counted unless its seq is in the
- * collection's `counted` seqs (a replay of what was counted); the span then joins them. The row's lock orders
- * concurrent batches on one collection, and each sees what the one before it counted.
+ * The batch's unindexed ops (collection, seq), counted unless their seq is in the seqs counted already (a replay of
+ * what was counted). The one row of unindexed_counted, locked first by every batch that counts, orders concurrent
+ * batches: each sees what the one before it counted. MARK_COUNTED_SQL then adds the batch's span, in its own
+ * statement: a row this statement had updated would be invisible to its own FOR UPDATE.
  */
 export const COUNT_UNINDEXED_SQL = `
-  WITH x AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS x(collection, seq, after, through))
-  INSERT INTO unindexed_collections AS u (collection, ops, last_seq, counted)
-  SELECT collection, count(*), max(seq), int8multirange(int8range(min(after), max(through), '(]'))
-  FROM x GROUP BY collection ORDER BY collection
+  WITH before AS (SELECT seqs FROM unindexed_counted FOR UPDATE),
+  fresh AS (
+    SELECT x.collection, x.seq FROM unnest($1::text[], $2::bigint[]) AS x(collection, seq)
+    WHERE NOT EXISTS (SELECT 1 FROM before b WHERE b.seqs @> x.seq)
+  )
+  INSERT INTO unindexed_collections AS u (collection, ops, last_seq)
+  SELECT collection, count(*), max(seq) FROM fresh GROUP BY collection ORDER BY collection
   ON CONFLICT (collection) DO UPDATE SET
-    ops = u.ops + (SELECT count(*) FROM x WHERE x.collection = EXCLUDED.collection AND NOT u.counted @> x.seq),
-    last_seq = GREATEST(u.last_seq, EXCLUDED.last_seq),
-    counted = u.counted + EXCLUDED.counted,
-    updated_at = now()
-  WHERE NOT u.counted @> EXCLUDED.counted`
+    ops = u.ops + EXCLUDED.ops, last_seq = GREATEST(u.last_seq, EXCLUDED.last_seq), updated_at = now()`
+
+/** The batch's span (after, through] joins the seqs counted, whether or not it had ops to count. */
+export const MARK_COUNTED_SQL = `
+  INSERT INTO unindexed_counted AS c (only_row, seqs) VALUES (true, int8multirange(int8range($1::bigint, $2::bigint, '(]')))
+  ON CONFLICT (only_row) DO UPDATE SET seqs = c.seqs + EXCLUDED.seqs WHERE NOT c.seqs @> EXCLUDED.seqs`
 
 /** The cursor only moves forward: a late, smaller write from an earlier batch cannot move it back. */
 export const ADVANCE_CURSOR_SQL = `

@@ -1,4 +1,4 @@
-// Writes one batch in one transaction: actors, deletes, upserts, repo positions, rejects, then the cursor (invariant 2: the cursor
+// Writes one batch in one transaction: actors, deletes, upserts, repo positions, rejects, unindexed counts, then the cursor (invariant 2: the cursor
 // commits with, or after, every row it covers). The batch is planned (validated, mapped, de-duplicated) before the
 // transaction begins, so the locks (write-locks.ts: its accounts' rows, taken first in the transaction) are held only
 // for the SQL. A plan that Postgres refuses for its
@@ -20,6 +20,7 @@ import {
   COUNT_UNINDEXED_SQL,
   ENSURE_ACTORS_SQL,
   INSERT_REJECTS_SQL,
+  MARK_COUNTED_SQL,
   REACTIVATED_SQL,
   SET_HANDLES_SQL,
   SET_STATUSES_SQL,
@@ -56,7 +57,7 @@ function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
   }
 }
 
-const EMPTY_PLAN: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], positions: [], rejects: [] }
+const EMPTY_PLAN: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], span: null, positions: [], rejects: [] }
 
 async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string, locks: RecordLocks): Promise<WriteOutcome> {
   const outcome = emptyOutcome()
@@ -136,16 +137,10 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string,
     outcome.rejected += r.length - unsupported
   }
   // A repository walk's ops (seq 0, walked again by every resync) have no seq to be counted once by: not counted.
-  const counted = plan.unindexed.flatMap((u) =>
-    u.span ? u.seqs.filter((seq) => seq > 0).map((seq) => ({ seq, collection: u.collection, span: u.span! })) : [],
-  )
-  if (counted.length) {
-    await client.query(COUNT_UNINDEXED_SQL, [
-      counted.map((c) => c.collection),
-      counted.map((c) => c.seq),
-      counted.map((c) => c.span.after),
-      counted.map((c) => c.span.through),
-    ])
+  if (plan.span) {
+    const counted = plan.unindexed.flatMap((u) => u.seqs.filter((seq) => seq > 0).map((seq) => ({ seq, collection: u.collection })))
+    if (counted.length) await client.query(COUNT_UNINDEXED_SQL, [counted.map((c) => c.collection), counted.map((c) => c.seq)])
+    await client.query(MARK_COUNTED_SQL, [plan.span.after, plan.span.through])
   }
   outcome.unindexed += plan.unindexed.reduce((n, u) => n + u.seqs.length, 0)
   return outcome
@@ -173,7 +168,9 @@ export class BatchWriter implements BatchSink {
       if (!isDataError(err)) throw err
     }
     const outcome = await this.isolate(plan, lastSeq)
-    if (cursor || step) await this.transaction(EMPTY_PLAN, cursor, step)
+    // The batch's end: its unindexed counts (never split), the cursor, the step.
+    const end = { ...EMPTY_PLAN, unindexed: plan.unindexed, span: plan.span }
+    if (cursor || step || end.span || end.unindexed.length) return addOutcome(outcome, await this.transaction(end, cursor, step))
     return outcome
   }
 

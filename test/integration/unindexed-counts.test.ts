@@ -7,9 +7,10 @@ import type { BatchWriter } from '../../server/indexer/writer.js'
 import type { PipelineItem } from '../../server/events/index.js'
 import { truncateAll } from '../support/db-state.js'
 import { writerDatabase } from '../support/writer-db.js'
-import { create, del } from '../support/ops.js'
+import { create, del, records } from '../support/ops.js'
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa'
+const POST = 'app.bsky.feed.post'
 const GAME = 'com.example.game.score'
 const CHAT = 'com.example.chat.message'
 
@@ -84,13 +85,39 @@ describe('unindexed collection counts', () => {
     expect(await counts()).toEqual({ [CHAT]: 7, [GAME]: 20 })
   })
 
+  it('count the ops of a collection met again after batches without any, replayed from before them', async () => {
+    await truncateAll(pool)
+    const frames = stream()
+    // Chat ops only every third frame: batches of one frame leave most batches without one.
+    await writeInBatches(frames, 1)
+    await writeBatch(frames, 0, frames.length, 0)
+    expect(await counts()).toEqual({ [CHAT]: 7, [GAME]: 20 })
+    const { rows } = await pool.query<{ seqs: string }>(`SELECT seqs::text FROM unindexed_counted`)
+    expect(rows).toEqual([{ seqs: '{[1,22)}' }])
+  })
+
   it('count batches that land out of order, as two ranges replayed at once do', async () => {
     await truncateAll(pool)
     const frames = stream()
     await writeBatch(frames, 10, frames.length, afterOf(frames, 10))
     await writeBatch(frames, 0, 10, 0)
     expect(await counts()).toEqual({ [CHAT]: 7, [GAME]: 20 })
-    const { rows } = await pool.query<{ counted: string }>(`SELECT counted::text FROM unindexed_collections WHERE collection = $1`, [GAME])
-    expect(rows[0]!.counted).toBe('{[1,22)}')
+    const { rows } = await pool.query<{ seqs: string }>(`SELECT seqs::text FROM unindexed_counted`)
+    expect(rows).toEqual([{ seqs: '{[1,22)}' }])
+  })
+
+  it('count once a batch whose writes Postgres refused in part and that was written in halves', async () => {
+    await truncateAll(pool)
+    await pool.query(`ALTER TABLE posts ADD CONSTRAINT test_refuses CHECK (text <> 'refused by postgres')`)
+    try {
+      const frames = stream()
+      frames[3]!.push(create({ seq: 4, rev: 4, did: ALICE, collection: POST, rkey: 'refused' }, records.post('refused by postgres')))
+      const outcome = await writeBatch(frames, 0, 10, 0)
+      expect(outcome).toMatchObject({ rejected: 1, unindexed: 13 })
+      await writeBatch(frames, 0, 10, 0)
+      expect(await counts()).toEqual({ [CHAT]: 3, [GAME]: 10 })
+    } finally {
+      await pool.query('ALTER TABLE posts DROP CONSTRAINT test_refuses')
+    }
   })
 })

@@ -7,10 +7,15 @@ ALTER TABLE repo_positions ADD COLUMN tombstones_pruned_rev text COLLATE "C";
 -- The pruner takes the oldest first.
 CREATE INDEX tombstones_deleted_at_idx ON tombstones (deleted_at);
 
--- unindexed_collections counts each op once, however often its events are replayed: `counted` holds the seqs of
--- the firehose already counted for the collection (every batch adds the seqs it covers; adjacent spans merge, so a
--- finished replay is one range), and a replayed op whose seq lies in it is not counted again.
-ALTER TABLE unindexed_collections ADD COLUMN counted int8multirange NOT NULL DEFAULT '{}';
+-- unindexed_collections counts each op once, however often its events are replayed: the seqs of the firehose whose
+-- ops have been counted, in one row. Every batch of a stream adds the span of seqs it holds every frame of, whether
+-- or not it had ops to count, so adjacent spans merge (a finished replay is one range) and what a replay brings again
+-- is found in it and not counted twice.
+CREATE TABLE unindexed_counted (
+  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  seqs int8multirange NOT NULL DEFAULT '{}'
+);
+INSERT INTO unindexed_counted DEFAULT VALUES;
 
 -- Per relay, the highest seq of a delete whose tombstone was pruned. A later run replays nothing at or below it
 -- (server/services/backfill/plan-window.ts): an older create replayed now could be one of a record those deletes
