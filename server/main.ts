@@ -59,6 +59,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   backfill.start()
   firehose?.start()
   audit.start()
+  runtime.tombstones?.start()
 
   return {
     url,

@@ -1,5 +1,5 @@
 // Everything skyfill runs but the HTTP server, built once from a parsed Config on a migrated database: the pools, the
-// one per-host limiter, the identity, backfill, live firehose and audit services. `npm start` serves it (main.ts);
+// one per-host limiter, the identity, backfill, live firehose, audit and tombstone-pruning services. `npm start` serves it (main.ts);
 // `npm run audit` runs its audit service alone (scripts/audit.ts), so both fetch and write with the same classes.
 import type pg from 'pg'
 import os from 'node:os'
@@ -22,12 +22,13 @@ import { ServiceLog } from './services/log.js'
 import { REPO_POOL_SIZE, createRepoDeps } from './services/backfill/repo-deps.js'
 import { RangeStore } from './services/backfill/range-store.js'
 import { InstanceRegistry, type InstanceReport } from './services/instance-registry.js'
+import { TombstonePruner } from './services/tombstone-pruner.js'
 
 /** The audit's own connections: one per repository audited at once, and one for its bookkeeping. */
 const auditPoolSize = (config: Config) => config.backfill.repos.concurrency + 1
 
 export type Runtime = {
-  pools: { api: pg.Pool; backfill: pg.Pool; firehose: pg.Pool | null; identity: pg.Pool; audit: pg.Pool; repos: pg.Pool; coordination: pg.Pool }
+  pools: { api: pg.Pool; backfill: pg.Pool; firehose: pg.Pool | null; identity: pg.Pool; audit: pg.Pool; repos: pg.Pool; coordination: pg.Pool; maintenance: pg.Pool }
   system: SystemMetrics
   /** This instance among those on the database: heartbeats, and the hosts' limits shared among the live ones. */
   instances: InstanceRegistry
@@ -35,9 +36,15 @@ export type Runtime = {
   backfill: BackfillService
   firehose: FirehoseService | null
   audit: AuditService
+  /** Null when TOMBSTONE_PRUNE_INTERVAL_MINUTES is 0. */
+  tombstones: TombstonePruner | null
   /** Stops the services (writers first, then identity), then closes the pools. */
   stop(): Promise<void>
 }
+
+/** The cursors of the two consumers of the firehose, the replay's run and the live one: the tombstones' prune floor. */
+const REPLAY_CURSOR = 'backfill'
+const LIVE_CURSOR = 'firehose'
 
 /** How often each instance writes its heartbeat; it counts as live for three of these. */
 const INSTANCE_HEARTBEAT_MS = 2000
@@ -51,6 +58,7 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
     audit: createPool(databaseUrl, 'audit', auditPoolSize(config)),
     repos: createPool(databaseUrl, 'repos', REPO_POOL_SIZE),
     coordination: createPool(databaseUrl, 'coordination', 2),
+    maintenance: createPool(databaseUrl, 'maintenance', 1),
   }
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
 
@@ -99,8 +107,8 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
     relay: config.relayUrl,
     pool: pools.backfill,
     sink: withIdentityNotices(new BatchWriter(pools.backfill, 'backfill', ACCOUNT_ROW_LOCKS), identityChanged),
-    cursors: new PgCursorStore(pools.backfill, 'backfill'),
-    ranges: new RangeStore(pools.coordination, 'backfill'),
+    cursors: new PgCursorStore(pools.backfill, REPLAY_CURSOR),
+    ranges: new RangeStore(pools.coordination, REPLAY_CURSOR),
     owner: config.instanceId,
     decoder,
     throttle: createThrottle(config.backfill, { sample: () => system.sample(), log: backfillLog.write }),
@@ -115,7 +123,7 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
         lock: new SessionLock({ databaseUrl, key: LIVE_FIREHOSE_LOCK, owner: config.instanceId, checkEveryMs: 2000, queryTimeoutMs: 5000 }),
         standbyRetryMs: 2000,
         relay: config.relayUrl,
-        cursors: new PgCursorStore(pools.firehose, 'firehose'),
+        cursors: new PgCursorStore(pools.firehose, LIVE_CURSOR),
         sink: withIdentityNotices(new BatchWriter(pools.firehose, 'firehose', ACCOUNT_ROW_LOCKS), identityChanged),
         decoder,
         stallTimeoutMs: config.backfill.stallTimeoutMs,
@@ -141,6 +149,19 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
     log: auditLog.write,
   })
 
+  const intervalMs = config.tombstones.pruneIntervalMs
+  const tombstones =
+    intervalMs === null
+      ? null
+      : new TombstonePruner({
+          pool: pools.maintenance,
+          consumers: [REPLAY_CURSOR, LIVE_CURSOR],
+          relay: config.relayUrl,
+          retentionMs: config.tombstones.retentionMs,
+          intervalMs,
+          log: new ServiceLog('[TOMBSTONES]', log).write,
+        })
+
   return {
     pools,
     system,
@@ -149,8 +170,9 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
     backfill,
     firehose,
     audit,
+    tombstones,
     async stop() {
-      const stopping = Promise.all([audit.stop(), backfill.stop(), firehose?.stop()])
+      const stopping = Promise.all([audit.stop(), backfill.stop(), firehose?.stop(), tombstones?.stop()])
       // After their stop signals, so a repo job waiting on a parked PLC sees its own stop and gives its job back.
       identity.cancelRequests()
       await stopping

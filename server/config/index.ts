@@ -60,6 +60,14 @@ export type BackfillConfig = {
   repos: RepoConfig
 }
 
+/** How the tombstones table is kept bounded (server/indexer/tombstone-prune.ts). */
+export type TombstoneConfig = {
+  /** TOMBSTONE_RETENTION_HOURS: a tombstone is kept at least this long, whatever every consumer has committed. */
+  retentionMs: number
+  /** TOMBSTONE_PRUNE_INTERVAL_MINUTES: how often each instance prunes; null (0): never. */
+  pruneIntervalMs: number | null
+}
+
 export type Config = {
   /** This process among the instances sharing the database (INSTANCE_ID, else host-pid-random). */
   instanceId: string
@@ -76,6 +84,7 @@ export type Config = {
   backfill: BackfillConfig
   /** AUDIT_SAMPLE_PER_HOUR: random repositories audited an hour in the background, spread evenly; 0: off. */
   auditSamplePerHour: number
+  tombstones: TombstoneConfig
   /** Unknown BACKFILL_* variables: warned about, not fatal, so a typo is visible. */
   warnings: string[]
 }
@@ -209,6 +218,14 @@ function pdsHost(item: string): string | null {
   }
 }
 
+function parseTombstones(env: Env): TombstoneConfig {
+  const minutes = integer(env, 'TOMBSTONE_PRUNE_INTERVAL_MINUTES', 0, 1440) ?? 10
+  return {
+    retentionMs: (integer(env, 'TOMBSTONE_RETENTION_HOURS', 1, 87600) ?? 24) * 3_600_000,
+    pruneIntervalMs: minutes === 0 ? null : minutes * 60_000,
+  }
+}
+
 export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
   const adminToken = raw(env, 'ADMIN_TOKEN') ?? null
@@ -235,6 +252,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     plcUrl: (url(env, 'PLC_URL', ['http:', 'https:'])?.toString() ?? 'https://plc.directory').replace(/\/$/, ''),
     backfill: parseBackfill(env),
     auditSamplePerHour: integer(env, 'AUDIT_SAMPLE_PER_HOUR', 0, 100000) ?? 0,
+    tombstones: parseTombstones(env),
     warnings,
   }
 }

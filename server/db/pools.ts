@@ -2,7 +2,7 @@
 // itself in application_name, which is how tests and operators see who holds which connection.
 import pg from 'pg'
 
-export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'repos' | 'audit' | 'coordination' | 'admin'
+export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'repos' | 'audit' | 'coordination' | 'maintenance' | 'admin'
 
 const OPTIONS: Record<PoolRole, string | undefined> = {
   // A read that runs away must not hold an API connection (and a request) for minutes.
@@ -21,6 +21,8 @@ const OPTIONS: Record<PoolRole, string | undefined> = {
   // Instances' heartbeats and the replay ranges' claims, leases and summaries: small statements kept off the
   // backfill's pool, whose operations BACKFILL_MAX_CONCURRENT counts (invariant 5).
   coordination: '-c statement_timeout=10000',
+  // Pruning tombstones: a chunk at a time, off every pool that serves the API or counts as the backfill's.
+  maintenance: '-c statement_timeout=60000',
   admin: undefined,
 }
 

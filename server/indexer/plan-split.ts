@@ -1,6 +1,7 @@
 // When Postgres refuses a batch for its data, the writer halves the plan until the refused write stands alone and
 // can be kept as a reject. The plan is split, not the batch's items: validation and row mapping (prepare.ts) ran
-// once and are not repeated on every split.
+// once and are not repeated on every split. The unindexed counts are no part of a split: they are counted once, in
+// the transaction that ends the batch (writer.ts).
 import type { DeleteWrite, PositionWrites, RejectRow, RowWrite, TableWrites, WritePlan } from './prepare.js'
 import type { RecordModule } from './records/types.js'
 import { boundedDetail } from './detail.js'
@@ -11,7 +12,6 @@ type Unit =
   | { kind: 'status'; value: WritePlan['statuses'][number] }
   | { kind: 'upsert'; module: RecordModule; row: RowWrite }
   | { kind: 'delete'; module: RecordModule; row: DeleteWrite }
-  | { kind: 'unindexed'; value: WritePlan['unindexed'][number] }
   | { kind: 'position'; value: PositionWrites }
   | { kind: 'reject'; value: RejectRow }
 
@@ -24,7 +24,6 @@ function units(plan: WritePlan): Unit[] {
       ...t.deletes.map((row): Unit => ({ kind: 'delete', module: t.module, row })),
       ...t.upserts.map((row): Unit => ({ kind: 'upsert', module: t.module, row })),
     ]),
-    ...plan.unindexed.map((value): Unit => ({ kind: 'unindexed', value })),
     ...plan.positions.map((value): Unit => ({ kind: 'position', value })),
     ...plan.rejects.map((value): Unit => ({ kind: 'reject', value })),
   ]
@@ -32,7 +31,7 @@ function units(plan: WritePlan): Unit[] {
 
 /** Units keep their relative order, so each half stays de-duplicated and sorted by key as prepare.ts made it. */
 function planOf(list: Unit[]): WritePlan {
-  const plan: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], positions: [], rejects: [] }
+  const plan: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], span: null, positions: [], rejects: [] }
   const tables = new Map<string, TableWrites>()
   const tableFor = (module: RecordModule) => {
     let t = tables.get(module.table)
@@ -48,7 +47,6 @@ function planOf(list: Unit[]): WritePlan {
     else if (u.kind === 'status') plan.statuses.push(u.value)
     else if (u.kind === 'upsert') tableFor(u.module).upserts.push(u.row)
     else if (u.kind === 'delete') tableFor(u.module).deletes.push(u.row)
-    else if (u.kind === 'unindexed') plan.unindexed.push(u.value)
     else if (u.kind === 'position') plan.positions.push(u.value)
     else plan.rejects.push(u.value)
   }
@@ -81,8 +79,6 @@ export function refusedWriteReject(plan: WritePlan, message: string, lastSeq: nu
       return { ...base, seq: u.value.seq, did: u.value.did, uri: null, collection: null, detail: boundedDetail(u.value) }
     case 'did':
       return { ...base, seq: lastSeq, seqKnown: false, did: null, uri: null, collection: null, detail: boundedDetail(u.did) }
-    case 'unindexed':
-      return { ...base, seq: u.value.lastSeq, did: null, uri: null, collection: u.value.collection, detail: null }
     case 'position': {
       const seq = Math.max(...u.value.events.map((e) => e.seq))
       return { ...base, seq, did: u.value.did, uri: null, collection: null, detail: boundedDetail(u.value.events) }

@@ -37,6 +37,10 @@ export type RejectRow = {
 /** One repo's #commit/#sync positions of the batch, for repo-chain.ts to apply in rev order. */
 export type PositionWrites = { did: string; events: PositionEvent[] }
 export type TableWrites = { module: RecordModule; upserts: RowWrite[]; deletes: DeleteWrite[] }
+/** The seqs of the firehose whose every frame a batch holds: (after, through]. */
+export type SeqSpan = { after: number; through: number }
+/** A batch's ops on one collection we do not index, by seq (0: no firehose seq, a repository walk's). */
+export type UnindexedOps = { collection: string; seqs: number[] }
 
 export type WritePlan = {
   /** Every DID the batch mentions, so each has an actors row (profiles are served for them). */
@@ -44,7 +48,12 @@ export type WritePlan = {
   handles: { did: string; handle: string | null; seq: number }[]
   statuses: { did: string; status: AccountStatus; seq: number }[]
   tables: TableWrites[]
-  unindexed: { collection: string; ops: number; lastSeq: number }[]
+  unindexed: UnindexedOps[]
+  /**
+   * The seqs of the firehose the batch holds every frame of, so that a replay counts only unindexed ops outside what
+   * was counted already; null for a batch of no seq (a repository walk). Never split: one transaction counts them.
+   */
+  span: SeqSpan | null
   /** Sorted by DID, so concurrent writers lock positions in one order. */
   positions: PositionWrites[]
   rejects: RejectRow[]
@@ -106,11 +115,26 @@ function recordReject(op: RecordOp, reason: string, record: unknown): RejectRow 
   }
 }
 
+/** The seqs a batch covers, from the seq it follows in its stream or else its own first seq; null without a seq. */
+function batchSpan(items: readonly PipelineItem[], lastSeq: number | null, afterSeq: number | null): SeqSpan | null {
+  if (lastSeq === null || lastSeq <= 0) return null
+  if (afterSeq !== null) return { after: afterSeq, through: lastSeq }
+  let first = lastSeq
+  for (const item of items) if (item.seq !== null && item.seq > 0 && item.seq < first) first = item.seq
+  return { after: first - 1, through: lastSeq }
+}
+
 /**
  * @param lastSeq the highest seq of the batch, recorded for rejects of frames too broken to tell their own seq.
+ * @param afterSeq the seq the batch's frames follow in their stream (CursorCommit.afterSeq); null: not known.
  * @param nowMs the clock revs are checked against: a rev far past it is refused with its ops.
  */
-export async function prepareBatch(items: readonly PipelineItem[], lastSeq: number | null, nowMs = Date.now()): Promise<WritePlan> {
+export async function prepareBatch(
+  items: readonly PipelineItem[],
+  lastSeq: number | null,
+  afterSeq: number | null = null,
+  nowMs = Date.now(),
+): Promise<WritePlan> {
   // Validating a few thousand records takes long enough to be felt by HTTP requests: yield now and then.
   const slice = new TimeSlice()
   const dids = new Set<string>()
@@ -118,7 +142,8 @@ export async function prepareBatch(items: readonly PipelineItem[], lastSeq: numb
   const statuses: WritePlan['statuses'] = []
   const rejects: RejectRow[] = []
   const winners = new Map<string, RecordOp>()
-  const unindexed = new Map<string, { collection: string; ops: number; lastSeq: number }>()
+  const unindexed = new Map<string, UnindexedOps>()
+  const span = batchSpan(items, lastSeq, afterSeq)
   const positions = new Map<string, PositionEvent[]>()
   const ceiling = revCeiling(nowMs)
 
@@ -151,10 +176,9 @@ export async function prepareBatch(items: readonly PipelineItem[], lastSeq: numb
       case 'update':
       case 'delete': {
         if (!moduleFor(item.collection)) {
-          const counter = unindexed.get(item.collection) ?? { collection: item.collection, ops: 0, lastSeq: 0 }
-          counter.ops++
-          counter.lastSeq = Math.max(counter.lastSeq, item.seq)
-          unindexed.set(item.collection, counter)
+          const ops = unindexed.get(item.collection) ?? { collection: item.collection, seqs: [] }
+          ops.seqs.push(item.seq)
+          unindexed.set(item.collection, ops)
           break
         }
         dids.add(item.did)
@@ -217,6 +241,7 @@ export async function prepareBatch(items: readonly PipelineItem[], lastSeq: numb
     statuses: latestPerKey(statuses),
     tables: [...tables.values()].sort(byKey((t) => t.module.table)),
     unindexed: [...unindexed.values()].sort(byKey((u) => u.collection)),
+    span,
     positions: [...positions].map(([did, events]) => ({ did, events })).sort(byKey((w) => w.did)),
     rejects,
   }

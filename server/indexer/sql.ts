@@ -3,6 +3,8 @@
 //
 // Ordering contract (invariant 4): a row is written only if no tombstone has an equal or later rev, and replaces a
 // stored row only when its rev is later. A delete leaves a tombstone with its rev and removes only earlier rows.
+// Tombstones no replay can undercut any more are pruned (tombstone-prune.ts); what they said is kept per repository
+// as `repo_positions.tombstones_pruned_rev`: a record with no row is not written at a rev below it.
 import type { ColumnType, RecordModule } from './records/types.js'
 
 const HEADER: [string, ColumnType][] = [
@@ -37,6 +39,9 @@ export function upsertSql(module: RecordModule): string {
     SELECT ${columns.map(([name, type]) => cast(name, type)).join(', ')}
     FROM unnest(${params}) AS x(${names.join(', ')})
     WHERE NOT EXISTS (SELECT 1 FROM tombstones ts WHERE ts.uri = x.uri AND ts.rev >= x.rev)
+      AND NOT EXISTS (
+        SELECT 1 FROM repo_positions p WHERE p.did = x.did AND p.tombstones_pruned_rev > x.rev
+          AND NOT EXISTS (SELECT 1 FROM ${t} r WHERE r.uri = x.uri))
       AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.status = 'deleted' AND a.status_seq > x.seq)
     ON CONFLICT (uri) DO UPDATE SET
       ${names.filter((n) => n !== 'uri').map((n) => `${n} = EXCLUDED.${n}`).join(', ')}, indexed_at = now()
@@ -122,12 +127,27 @@ export const INSERT_REJECTS_SQL = `
     AS x(seq, seq_known, category, reason, did, uri, collection, detail)
   ON CONFLICT DO NOTHING`
 
+/**
+ * The batch's unindexed ops (collection, seq), counted unless their seq is in the seqs counted already (a replay of
+ * what was counted). The one row of unindexed_counted, locked first by every batch that counts, orders concurrent
+ * batches: each sees what the one before it counted. MARK_COUNTED_SQL then adds the batch's span, in its own
+ * statement: a row this statement had updated would be invisible to its own FOR UPDATE.
+ */
 export const COUNT_UNINDEXED_SQL = `
-  INSERT INTO unindexed_collections (collection, ops, last_seq)
-  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+  WITH before AS (SELECT seqs FROM unindexed_counted FOR UPDATE),
+  fresh AS (
+    SELECT x.collection, x.seq FROM unnest($1::text[], $2::bigint[]) AS x(collection, seq)
+    WHERE NOT EXISTS (SELECT 1 FROM before b WHERE b.seqs @> x.seq)
+  )
+  INSERT INTO unindexed_collections AS u (collection, ops, last_seq)
+  SELECT collection, count(*), max(seq) FROM fresh GROUP BY collection ORDER BY collection
   ON CONFLICT (collection) DO UPDATE SET
-    ops = unindexed_collections.ops + EXCLUDED.ops, last_seq = EXCLUDED.last_seq, updated_at = now()
-  WHERE unindexed_collections.last_seq < EXCLUDED.last_seq`
+    ops = u.ops + EXCLUDED.ops, last_seq = GREATEST(u.last_seq, EXCLUDED.last_seq), updated_at = now()`
+
+/** The batch's span (after, through] joins the seqs counted, whether or not it had ops to count. */
+export const MARK_COUNTED_SQL = `
+  INSERT INTO unindexed_counted AS c (only_row, seqs) VALUES (true, int8multirange(int8range($1::bigint, $2::bigint, '(]')))
+  ON CONFLICT (only_row) DO UPDATE SET seqs = c.seqs + EXCLUDED.seqs WHERE NOT c.seqs @> EXCLUDED.seqs`
 
 /** The cursor only moves forward: a late, smaller write from an earlier batch cannot move it back. */
 export const ADVANCE_CURSOR_SQL = `

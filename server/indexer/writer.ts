@@ -1,10 +1,11 @@
-// Writes one batch in one transaction: actors, deletes, upserts, repo positions, rejects, then the cursor (invariant 2: the cursor
-// commits with, or after, every row it covers). The batch is planned (validated, mapped, de-duplicated) before the
-// transaction begins, so the locks (write-locks.ts: its accounts' rows, taken first in the transaction) are held only
-// for the SQL. A plan that Postgres refuses for its
-// data (a value it cannot hold, an index row too large) is halved until the refused write stands alone; that write
-// becomes a reject and the rest is still written. Every other failure is thrown, classified by failureKind(), for
-// the pipeline to retry (the one place that retries).
+// Writes one batch in one transaction: actors, deletes, upserts, repo positions, rejects, unindexed counts, then the
+// cursor (invariant 2: the cursor commits with, or after, every row it covers). The batch is planned (validated,
+// mapped, de-duplicated) before the transaction begins, so the locks (write-locks.ts: its accounts' rows, taken first
+// in the transaction) are held only for the SQL. A plan that Postgres refuses for its data (a value it cannot hold,
+// an index row too large) is halved until the refused write stands alone; that write becomes a reject and the rest
+// is still written, and the batch's unindexed counts, cursor and step then commit once, in a transaction of their
+// own. Every other failure is thrown, classified by failureKind(), for the pipeline to retry (the one place that
+// retries).
 import type pg from 'pg'
 import type { PipelineItem } from '../events/index.js'
 import { isDatabaseUnavailable } from '../db/errors.js'
@@ -20,6 +21,7 @@ import {
   COUNT_UNINDEXED_SQL,
   ENSURE_ACTORS_SQL,
   INSERT_REJECTS_SQL,
+  MARK_COUNTED_SQL,
   REACTIVATED_SQL,
   SET_HANDLES_SQL,
   SET_STATUSES_SQL,
@@ -56,7 +58,7 @@ function addOutcome(a: WriteOutcome, b: WriteOutcome): WriteOutcome {
   }
 }
 
-const EMPTY_PLAN: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], positions: [], rejects: [] }
+const EMPTY_PLAN: WritePlan = { dids: [], handles: [], statuses: [], tables: [], unindexed: [], span: null, positions: [], rejects: [] }
 
 async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string, locks: RecordLocks): Promise<WriteOutcome> {
   const outcome = emptyOutcome()
@@ -135,14 +137,13 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string,
     outcome.unsupported += unsupported
     outcome.rejected += r.length - unsupported
   }
-  if (plan.unindexed.length) {
-    await client.query(COUNT_UNINDEXED_SQL, [
-      plan.unindexed.map((u) => u.collection),
-      plan.unindexed.map((u) => u.ops),
-      plan.unindexed.map((u) => u.lastSeq),
-    ])
-    outcome.unindexed += plan.unindexed.reduce((n, u) => n + u.ops, 0)
+  // A repository walk's ops (seq 0, walked again by every resync) have no seq to be counted once by: not counted.
+  if (plan.span) {
+    const counted = plan.unindexed.flatMap((u) => u.seqs.filter((seq) => seq > 0).map((seq) => ({ seq, collection: u.collection })))
+    if (counted.length) await client.query(COUNT_UNINDEXED_SQL, [counted.map((c) => c.collection), counted.map((c) => c.seq)])
+    await client.query(MARK_COUNTED_SQL, [plan.span.after, plan.span.through])
   }
+  outcome.unindexed += plan.unindexed.reduce((n, u) => n + u.seqs.length, 0)
   return outcome
 }
 
@@ -161,14 +162,16 @@ export class BatchWriter implements BatchSink {
     cursor: CursorCommit | null,
     step?: CommitStep,
   ): Promise<WriteOutcome> {
-    const plan = await prepareBatch(items, lastSeq)
+    const plan = await prepareBatch(items, lastSeq, cursor?.afterSeq ?? null)
     try {
       return await this.transaction(plan, cursor, step)
     } catch (err) {
       if (!isDataError(err)) throw err
     }
     const outcome = await this.isolate(plan, lastSeq)
-    if (cursor || step) await this.transaction(EMPTY_PLAN, cursor, step)
+    // The batch's end: its unindexed counts (never split), the cursor, the step.
+    const end = { ...EMPTY_PLAN, unindexed: plan.unindexed, span: plan.span }
+    if (cursor || step || end.span || end.unindexed.length) return addOutcome(outcome, await this.transaction(end, cursor, step))
     return outcome
   }
 

@@ -2,7 +2,11 @@
 // waits for a writer slot) before it pulls another frame, so the batcher's memory is bounded by the batch size.
 import type { DecodedFrame, PipelineItem } from '../events/index.js'
 
-export type Batch = { items: PipelineItem[]; frames: number; lastSeq: number | null }
+/**
+ * `afterSeq`: the seq of the stream's last frame before this batch (the cursor it started from, for its first batch):
+ * the batch holds every frame of its stream with a seq in (afterSeq, lastSeq].
+ */
+export type Batch = { items: PipelineItem[]; frames: number; lastSeq: number | null; afterSeq: number | null }
 
 export class Batcher {
   private items: PipelineItem[] = []
@@ -10,8 +14,17 @@ export class Batcher {
   private lastSeq: number | null = null
   /** The last seq added, across batches: where a frame too broken to tell its own seq was in the stream. */
   private lastSeen: number | null = null
+  /** Where the stream stands: the last seq added, or the seq it started after. */
+  private streamSeq: number | null
+  private afterSeq: number | null
+
+  constructor(startSeq: number | null = null) {
+    this.streamSeq = startSeq
+    this.afterSeq = startSeq
+  }
 
   add(frame: DecodedFrame): void {
+    if (this.frames === 0) this.afterSeq = this.streamSeq
     for (const item of frame.items) {
       this.items.push(frame.seq === null && item.kind === 'reject' && item.seq === null ? { ...item, seqBefore: this.lastSeen } : item)
     }
@@ -19,6 +32,7 @@ export class Batcher {
     if (frame.seq !== null) {
       this.lastSeq = frame.seq
       this.lastSeen = frame.seq
+      this.streamSeq = frame.seq
     }
   }
 
@@ -31,7 +45,7 @@ export class Batcher {
   }
 
   take(): Batch {
-    const batch = { items: this.items, frames: this.frames, lastSeq: this.lastSeq }
+    const batch = { items: this.items, frames: this.frames, lastSeq: this.lastSeq, afterSeq: this.afterSeq }
     this.items = []
     this.frames = 0
     this.lastSeq = null

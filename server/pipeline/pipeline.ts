@@ -82,7 +82,7 @@ export class Pipeline {
   readonly rate: RateMeter
   readonly gaps: Gap[] = []
   private readonly tracker: CommitTracker
-  private readonly batcher = new Batcher()
+  private readonly batcher: Batcher
   private readonly inFlight = new Set<Promise<void>>()
   private readonly abort = new AbortController()
   private expectFirstAfterConnect = true
@@ -99,6 +99,7 @@ export class Pipeline {
 
   constructor(private readonly opts: PipelineOptions) {
     this.tracker = new CommitTracker(opts.startCursor)
+    this.batcher = new Batcher(opts.startCursor)
     this.rate = opts.rate ?? new RateMeter()
     this.writer = new RetryingWriter(opts.sink, opts.gate, opts.log, this.abort.signal)
     opts.resume.seq = opts.startCursor
@@ -234,7 +235,7 @@ export class Pipeline {
     )
     // A batch of no frames that moves the cursor to the head, after every batch before it has committed.
     this.opts.resume.seq = stopAtSeq
-    await this.writeUntilDone({ items: [], frames: 0, lastSeq: stopAtSeq }, this.tracker.dispatch(stopAtSeq))
+    await this.writeUntilDone({ items: [], frames: 0, lastSeq: stopAtSeq, afterSeq: null }, this.tracker.dispatch(stopAtSeq))
     return true
   }
 
@@ -248,7 +249,7 @@ export class Pipeline {
     await this.drain()
     if (this.failure !== null) return
     this.opts.resume.seq = stopAtSeq
-    await this.writeUntilDone({ items: [], frames: 0, lastSeq: stopAtSeq }, this.tracker.dispatch(stopAtSeq))
+    await this.writeUntilDone({ items: [], frames: 0, lastSeq: stopAtSeq, afterSeq: null }, this.tracker.dispatch(stopAtSeq))
   }
 
   private recordGap(afterSeq: number | null, resumedAt: number, reason: string): void {
@@ -284,6 +285,7 @@ export class Pipeline {
     const started = Date.now()
     const outcome = await this.writer.write(batch.items, batch.lastSeq, {
       name: this.opts.cursorName,
+      afterSeq: batch.afterSeq,
       seqAtCommit: () => this.tracker.seqIfCommitted(id),
     })
     this.tracker.complete(id)

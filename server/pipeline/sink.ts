@@ -16,8 +16,12 @@ export type WriteOutcome = {
   identityChanged: string[]
 }
 
-/** Where the cursor goes; `seqAtCommit` is asked just before COMMIT, when it knows what else has committed. */
-export type CursorCommit = { name: string; seqAtCommit: () => number | null }
+/**
+ * Where the cursor goes; `seqAtCommit` is asked just before COMMIT, when it knows what else has committed. The batch
+ * is a span of the cursor's stream: it holds every frame with a seq in (`afterSeq`, the batch's last seq] (`afterSeq`
+ * null: the stream's first batch, started from no cursor), which is what lets a replay tell what it counted already.
+ */
+export type CursorCommit = { name: string; afterSeq: number | null; seqAtCommit: () => number | null }
 
 /** What a step run inside the batch's transaction may do: queries on the transaction's own connection. */
 export type Transaction = { query(sql: string, params?: unknown[]): Promise<{ rowCount: number | null; rows: unknown[] }> }

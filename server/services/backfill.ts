@@ -31,6 +31,7 @@ import { ResyncScheduler, checkAll, markResyncFailed, markResynced, queueResync,
 import { abortableSleep } from '../lib/sleep.js'
 import { resyncDeletes } from '../repos/resync-deletes.js'
 import { planWindowUntilReachable } from './backfill/plan-window.js'
+import { tombstoneHorizon } from '../indexer/tombstone-prune.js'
 import { withPlanLock } from './backfill/plan-lock.js'
 import { RangeReplay } from './backfill/range-replay.js'
 import { splitWindow } from './backfill/range-split.js'
@@ -382,6 +383,7 @@ export class BackfillService {
       relay,
       decoder: this.deps.decoder,
       window: config.window!,
+      tombstoneHorizon: await tombstoneHorizon(this.deps.pool, relay),
       probeQuietMs: this.deps.probeQuietMs ?? 2000,
       log: this.log.write,
       onSourceError: (message) => {

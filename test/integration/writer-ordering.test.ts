@@ -140,8 +140,8 @@ describe('the ordering contract', () => {
 describe('the batch writer', () => {
   it('commits the cursor in the batch transaction and never moves it back', async () => {
     await truncateAll(pool)
-    await writer.write([bobPost], 1, { name: 'backfill', seqAtCommit: () => 10 })
-    await writer.write([bobPost], 1, { name: 'backfill', seqAtCommit: () => 4 })
+    await writer.write([bobPost], 1, { name: 'backfill', afterSeq: null, seqAtCommit: () => 10 })
+    await writer.write([bobPost], 1, { name: 'backfill', afterSeq: null, seqAtCommit: () => 4 })
     const { rows } = await pool.query(`SELECT seq FROM cursors WHERE name = 'backfill'`)
     expect(rows).toEqual([{ seq: '10' }])
   })
@@ -185,7 +185,7 @@ describe('the batch writer', () => {
     await pool.query(`ALTER TABLE posts ADD CONSTRAINT test_refuses CHECK (text <> 'refused by postgres')`)
     const huge = create({ seq: 3, rev: 3, did: ALICE, collection: POST, rkey: 'huge' }, records.post('refused by postgres'))
     const others = [bobPost, create({ seq: 4, rev: 4, did: ALICE, collection: POST, rkey: 'ok' }, records.post('fine'))]
-    const outcome = await writer.write([others[0]!, huge, others[1]!], 4, { name: 'backfill', seqAtCommit: () => 4 })
+    const outcome = await writer.write([others[0]!, huge, others[1]!], 4, { name: 'backfill', afterSeq: null, seqAtCommit: () => 4 })
     expect(outcome).toMatchObject({ upserted: 2, rejected: 1 })
     const state = await indexedState(pool)
     expect(state.posts!.map((r) => r.uri).sort()).toEqual([bobPost.uri, others[1]!.uri].sort())

@@ -16,6 +16,7 @@ export async function indexedState(pool: pg.Pool): Promise<IndexedState> {
 }
 
 export async function truncateAll(pool: pg.Pool): Promise<void> {
-  const tables = [...RECORD_MODULES.map((m) => m.table), 'actors', 'tombstones', 'rejects', 'cursors', 'unindexed_collections', 'repo_positions']
+  const tables = [...RECORD_MODULES.map((m) => m.table), 'actors', 'tombstones', 'rejects', 'cursors', 'unindexed_collections', 'repo_positions', 'tombstone_horizons']
   await pool.query(`TRUNCATE ${tables.join(', ')}`)
+  await pool.query(`UPDATE unindexed_counted SET seqs = '{}'`)
 }

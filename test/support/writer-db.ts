@@ -1,5 +1,6 @@
 // A fresh migrated database with a pool and a BatchWriter on it, for tests that write batches and read rows back.
 import type pg from 'pg'
+import { afterAll, beforeAll } from 'vitest'
 import { createPool } from '../../server/db/pools.js'
 import { ACCOUNT_ROW_LOCKS } from '../../server/indexer/write-locks.js'
 import { BatchWriter } from '../../server/indexer/writer.js'
@@ -16,6 +17,27 @@ export async function writerDatabase(): Promise<WriterDatabase> {
     async close() {
       await pool.end()
       await db.drop()
+    },
+  }
+}
+
+/** One writer database for every test of a file: made before the first, dropped after the last; read it in tests. */
+export function writerDatabaseForFile(): Pick<WriterDatabase, 'pool' | 'writer'> {
+  let db: WriterDatabase | null = null
+  beforeAll(async () => {
+    db = await writerDatabase()
+  })
+  afterAll(() => db?.close())
+  const opened = () => {
+    if (!db) throw new Error('the writer database is opened in beforeAll: use it inside a test')
+    return db
+  }
+  return {
+    get pool() {
+      return opened().pool
+    },
+    get writer() {
+      return opened().writer
     },
   }
 }

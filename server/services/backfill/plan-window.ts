@@ -1,5 +1,7 @@
 // Turns the configured window into a run: where the replay starts and the head it ends at, found by probing the
-// source (locate.ts) rather than replaying, with one honest line when the source holds less than was asked.
+// source (locate.ts) rather than replaying, with one honest line when the source holds less than was asked. A run
+// never replays at or below the tombstone horizon (indexer/tombstone-prune.ts): what is older comes from the
+// repositories.
 // A source that cannot be reached yet (network down at boot) is retried with backoff, not a failure.
 import { TID } from '@atproto/common'
 import type { BackfillWindow } from '../../config/index.js'
@@ -15,6 +17,8 @@ export type WindowPlanOptions = {
   relay: string
   decoder: FrameDecoder
   window: BackfillWindow
+  /** The highest seq of this relay whose delete's tombstone may be pruned; null: none was. */
+  tombstoneHorizon: number | null
   /** How long a probe waits for a first frame before calling a cursor the head. */
   probeQuietMs: number
   log: (line: string) => void
@@ -43,6 +47,26 @@ export async function planWindowUntilReachable(opts: WindowPlanOptions): Promise
 }
 
 export async function planWindow(opts: WindowPlanOptions): Promise<RunMeta> {
+  return respectHorizon(await locateWindow(opts), opts.tombstoneHorizon, opts.log)
+}
+
+/**
+ * A replay from at or below the horizon would bring back creates of records whose deletes' tombstones are gone (the
+ * writer would refuse them all, deleted or not, below each repository's pruned rev): the replay starts after the
+ * horizon, and the repositories are fetched for what changed since the window's start instead, at their current
+ * state, in which those records are deleted.
+ */
+export function respectHorizon(meta: RunMeta, horizon: number | null, log: (line: string) => void): RunMeta {
+  if (horizon === null || (meta.startCursor !== null && meta.startCursor >= horizon)) return meta
+  const startCursor = Math.min(horizon, meta.headSeq)
+  const from = meta.requestedFrom ?? meta.availableFrom?.time ?? null
+  const repos = meta.repos ?? { since: from === null ? null : revAt(new Date(from)) }
+  const fetched = repos.since === null ? 'every repository is fetched whole' : `what changed since rev ${repos.since} is fetched from the repositories`
+  log(`Window: tombstones of deletes up to seq ${horizon} were pruned, so the replay starts after seq ${startCursor}; ${fetched}`)
+  return { ...meta, startCursor, repos }
+}
+
+async function locateWindow(opts: WindowPlanOptions): Promise<RunMeta> {
   const { relay, window } = opts
   const probe = createProbe({ service: relay, decoder: opts.decoder, quietMs: opts.probeQuietMs, signal: opts.signal })
   opts.log(`Locating the window on ${relay}`)

@@ -129,3 +129,22 @@ describe('the background audit', () => {
     expect(() => parseConfig({ AUDIT_SAMPLE_PER_HOUR: '-1' })).toThrow(/^AUDIT_SAMPLE_PER_HOUR must be/)
   })
 })
+
+describe('tombstone pruning', () => {
+  it('prunes every 10 minutes what is older than 24 hours unless told otherwise, and never at an interval of 0', () => {
+    expect(parseConfig({}).tombstones).toEqual({ retentionMs: 24 * 3_600_000, pruneIntervalMs: 10 * 60_000 })
+    expect(parseConfig({ TOMBSTONE_RETENTION_HOURS: '72', TOMBSTONE_PRUNE_INTERVAL_MINUTES: '1' }).tombstones).toEqual({
+      retentionMs: 72 * 3_600_000,
+      pruneIntervalMs: 60_000,
+    })
+    expect(parseConfig({ TOMBSTONE_PRUNE_INTERVAL_MINUTES: '0' }).tombstones.pruneIntervalMs).toBeNull()
+  })
+
+  it('names the variable and what it accepts when a value is out of range', () => {
+    expect(() => parseConfig({ TOMBSTONE_RETENTION_HOURS: '0' })).toThrow('TOMBSTONE_RETENTION_HOURS must be an integer from 1 to 87600, got "0"')
+    expect(() => parseConfig({ TOMBSTONE_RETENTION_HOURS: 'a day' })).toThrow('TOMBSTONE_RETENTION_HOURS must be an integer from 1 to 87600, got "a day"')
+    expect(() => parseConfig({ TOMBSTONE_PRUNE_INTERVAL_MINUTES: '1441' })).toThrow(
+      'TOMBSTONE_PRUNE_INTERVAL_MINUTES must be an integer from 0 to 1440, got "1441"',
+    )
+  })
+})

@@ -25,7 +25,7 @@ describe('.env.backfill.example', () => {
     expect(parse(text)).toEqual({})
   })
 
-  it('each profile block, and the repositories block, uncommented alone with the window, is accepted', () => {
+  it('each profile block, the repositories block and the bounded-growth block, uncommented alone with the window, is accepted', () => {
     const all = blocks()
     expect(all.map((b) => b.title.split(':')[0])).toEqual([
       'background (the default)',
@@ -35,6 +35,7 @@ describe('.env.backfill.example', () => {
       'adaptive',
       'by time of day (local time; first matching rule wins; * last)',
       'repositories (beyond what the relay replays)',
+      'bounded growth',
     ])
     for (const { title, env } of all) {
       expect(() => parseConfig({ BACKFILL_DAYS: '3', ...env }), title).not.toThrow()
