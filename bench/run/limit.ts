@@ -128,7 +128,7 @@ export async function measureLimit(opts: LimitOptions): Promise<LimitResult> {
         await semaphore.acquire()
         const id = tracker.dispatch(batch.lastSeq)
         const task = writer
-          .write(batch.items, batch.lastSeq, { name: CURSOR, seqAtCommit: () => tracker.seqIfCommitted(id) })
+          .write(batch.items, batch.lastSeq, { name: CURSOR, afterSeq: batch.afterSeq, seqAtCommit: () => tracker.seqIfCommitted(id) })
           .then((outcome) => {
             tracker.complete(id)
             records += outcome.upserted + outcome.deleted
