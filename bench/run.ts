@@ -6,6 +6,8 @@
 //   npm run bench                   full: 1,000,000-event workload, 60 s windows, max to the end of the workload
 //   npm run bench -- --quick        under 2 minutes once the workload is cached: 50,000 events, short windows
 //   npm run bench -- --modes max --cpu-prof   a subset, and a CPU profile of the max server (results under bench/out/)
+//   npm run bench -- --repos        also the repo backfill (bench/repos): its limit, max to the end, background, adaptive
+//   npm run bench -- --modes= --repos   the repo backfill alone
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -22,6 +24,8 @@ import { startCluster, type BenchCluster } from './run/postgres.js'
 import { machineInfo } from './run/proc.js'
 import { evaluateTargets, markdown, type BenchResults } from './run/report.js'
 import { killAllServers, type ServerChild } from './run/server-child.js'
+import { reposMarkdown } from './repos/report.js'
+import { openRepoBenchWorkload, runRepoBench, type RepoBenchResult } from './repos/run.js'
 import type { SourceHandle } from './run/source.js'
 
 const { values: args } = parseArgs({
@@ -30,19 +34,21 @@ const { values: args } = parseArgs({
     modes: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'direct-source': { type: 'boolean', default: false },
+    repos: { type: 'boolean', default: false },
     set: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 
 if (args.help) {
-  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--set BACKFILL_X=value ...]`)
+  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--repos] [--set BACKFILL_X=value ...]`)
   process.exit(0)
 }
 
 const config = CONFIGS[args.quick ? 'quick' : 'full']
-const selected: ModeName[] = args.modes
-  ? args.modes.split(',').map((m) => {
+// `--modes=` (none) with --repos runs the repo backfill alone.
+const selected: ModeName[] = args.modes !== undefined
+  ? args.modes.split(',').filter(Boolean).map((m) => {
       const mode = m.trim() as ModeName
       if (!MODES.includes(mode)) fail(`unknown mode "${m}" (modes: ${MODES.join(', ')})`)
       return mode
@@ -221,8 +227,13 @@ async function main(): Promise<void> {
     if (previousDatabase) await cluster.dropDatabase(previousDatabase)
     previousDatabase = result.database.name
   }
-  phase = 'writing the results'
   if (previousDatabase) await cluster.dropDatabase(previousDatabase)
+  let repos: RepoBenchResult | null = null
+  if (args.repos) {
+    const repoWorkload = await openRepoBenchWorkload(config.variant, say)
+    repos = await runRepoBench({ variant: config.variant, cluster, outDir, emptyEnvFile, say, setPhase: (p) => (phase = p), track: (c) => (server = c) }, repoWorkload)
+  }
+  phase = 'writing the results'
   await cluster.stop()
   finished = true
   clearTimeout(deadline)
@@ -247,7 +258,7 @@ async function main(): Promise<void> {
   if (args['cpu-prof']) notes.push('max ran under --cpu-prof, which costs a few percent of throughput.')
 
   const machine = machineInfo()
-  const output: BenchResults = {
+  const output: BenchResults & { repos?: RepoBenchResult } = {
     variant: config.variant,
     date: new Date().toISOString(),
     git: gitAtStart,
@@ -263,8 +274,9 @@ async function main(): Promise<void> {
     notes,
     modes: results,
     targets: evaluateTargets(results, machine.cores),
+    ...(repos ? { repos } : {}),
   }
-  const md = markdown(output)
+  const md = markdown(output) + (repos ? `\n${reposMarkdown(repos)}` : '')
   await writeFile(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(output, null, 2)}\n`)
   await writeFile(path.join(resultsDir, `${stem}.md`), md)
   console.log('')
