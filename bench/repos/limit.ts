@@ -14,6 +14,7 @@ import { migrate } from '../../server/db/migrate.js'
 import { ACCOUNT_ROW_LOCKS } from '../../server/indexer/write-locks.js'
 import { BatchWriter } from '../../server/indexer/writer.js'
 import { openRepoCar } from '../../server/repos/repo-car.js'
+import { treeCpuSeconds } from '../run/proc.js'
 import type { RepoWorkload } from './store.js'
 
 export type RepoLimit = {
@@ -23,8 +24,13 @@ export type RepoLimit = {
   writeSeconds: number
   walkPerSecond: number
   writePerSecond: number
+  /** Per CPU-second, for a machine shared with other work: the walk's own CPU; the writes' JS and Postgres's CPU. */
+  walkPerCpuSecond: number
+  writePerCpuSecond: number | null
   /** 1 / (1/walk + 1/write) */
   recordsPerSecond: number
+  /** The same over the per-CPU-second rates: what a CPU-second of this machine buys, however busy it is. */
+  recordsPerCpuSecond: number | null
   /** Rows the writes left in the record tables: must equal `records`. */
   rowsWritten: number
 }
@@ -38,6 +44,8 @@ export type LimitOptions = {
   /** Records walked before they are written. */
   groupRecords?: number
   recordTables: readonly string[]
+  /** The cluster's postmaster, whose backends' CPU the writes cost; null: not counted. */
+  postmasterPid: number | null
 }
 
 const DEFAULT_GROUP_RECORDS = 50_000
@@ -49,6 +57,9 @@ export async function measureRepoLimit(workload: RepoWorkload, opts: LimitOption
     const writer = new BatchWriter(pool, 'repos', ACCOUNT_ROW_LOCKS)
     let walkMs = 0
     let writeMs = 0
+    let walkCpuS = 0
+    let writeCpuS = 0
+    let postgresCpuS: number | null = opts.postmasterPid === null ? null : 0
     let records = 0
     const time = new Date().toISOString()
     const repos = workload.manifest.repos
@@ -59,6 +70,7 @@ export async function measureRepoLimit(workload: RepoWorkload, opts: LimitOption
         const repo = repos[next++]
         const bytes = await workload.car(repo)
         const started = performance.now()
+        const cpu = process.cpuUsage()
         const car = await openRepoCar(once(bytes), {
           did: repo.did,
           maxCarBytes: bytes.length,
@@ -76,17 +88,25 @@ export async function measureRepoLimit(workload: RepoWorkload, opts: LimitOption
           await car.close()
         }
         walkMs += performance.now() - started
+        walkCpuS += cpuSince(cpu)
       }
       records += grouped
       const started = performance.now()
+      const cpu = process.cpuUsage()
+      const pg0 = opts.postmasterPid === null ? null : treeCpuSeconds(opts.postmasterPid)
       await Promise.all(Array.from({ length: opts.maxConcurrent }, async () => {
         for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) await writer.write(chunk, null, null)
       }))
       writeMs += performance.now() - started
+      writeCpuS += cpuSince(cpu)
+      const pg1 = opts.postmasterPid === null ? null : treeCpuSeconds(opts.postmasterPid)
+      postgresCpuS = postgresCpuS !== null && pg0 !== null && pg1 !== null ? postgresCpuS + pg1 - pg0 : null
     }
     const rowsWritten = await countRows(pool, opts.recordTables)
     const walkPerSecond = records / (walkMs / 1000)
     const writePerSecond = records / (writeMs / 1000)
+    const walkPerCpuSecond = records / walkCpuS
+    const writePerCpuSecond = postgresCpuS === null ? null : records / (writeCpuS + postgresCpuS)
     return {
       records,
       repos: repos.length,
@@ -94,7 +114,10 @@ export async function measureRepoLimit(workload: RepoWorkload, opts: LimitOption
       writeSeconds: round(writeMs / 1000, 2),
       walkPerSecond: Math.round(walkPerSecond),
       writePerSecond: Math.round(writePerSecond),
+      walkPerCpuSecond: Math.round(walkPerCpuSecond),
+      writePerCpuSecond: writePerCpuSecond === null ? null : Math.round(writePerCpuSecond),
       recordsPerSecond: Math.round(1 / (1 / walkPerSecond + 1 / writePerSecond)),
+      recordsPerCpuSecond: writePerCpuSecond === null ? null : Math.round(1 / (1 / walkPerCpuSecond + 1 / writePerCpuSecond)),
       rowsWritten,
     }
   } finally {
@@ -106,6 +129,11 @@ export async function measureRepoLimit(workload: RepoWorkload, opts: LimitOption
 export async function countRows(pool: { query(sql: string): Promise<{ rows: { n: number }[] }> }, tables: readonly string[]): Promise<number> {
   const sql = `SELECT (${tables.map((t) => `(SELECT count(*) FROM ${t})`).join(' + ')})::int AS n`
   return (await pool.query(sql)).rows[0].n
+}
+
+const cpuSince = (start: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(start)
+  return (d.user + d.system) / 1e6
 }
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {

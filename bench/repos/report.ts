@@ -15,15 +15,18 @@ export function reposMarkdown(r: RepoBenchResult): string {
     '',
     `**max: ${n(r.recordsPerSecond)} records/s, ${(r.fractionOfLimit * 100).toFixed(0)}% of the limit** ` +
       `(limit ${n(r.limit.recordsPerSecond)} records/s = 1/(1/walk + 1/write): CAR walk alone ${n(r.limit.walkPerSecond)}/s, ` +
-      `row writes alone ${n(r.limit.writePerSecond)}/s); peak RSS ${n(r.peakRssMb)} MB; API p99 ${n(r.apiP99Ms)} ms.`,
+      `row writes alone ${n(r.limit.writePerSecond)}/s; per CPU-second: walk ${n(r.limit.walkPerCpuSecond)}, ` +
+      `writes ${n(r.limit.writePerCpuSecond)} with Postgres's CPU, limit ${n(r.limit.recordsPerCpuSecond)}, of which max reached ` +
+      `${r.fractionOfLimitPerCpu === null ? '–' : `${(r.fractionOfLimitPerCpu * 100).toFixed(0)}%`}); peak RSS ${n(r.peakRssMb)} MB; API p99 ${n(r.apiP99Ms)} ms.`,
     '',
-    '| profile | span | records/s | per CPU-s | server CPU % | Postgres CPU % | peak RSS MB | API p99 ms | rows |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| profile | span | records/s | per server CPU-s | per CPU-s with Postgres | server CPU % | Postgres CPU % | peak RSS MB | API p99 ms | rows |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const p of r.profiles) {
-    const span = p.span === 'window' ? `${p.seconds} s window` : `${p.seconds} s, ${p.completed ? 'all records' : 'cut at the cap'}`
+    const tail = p.rows90AfterS === null ? '' : `, 90% of rows after ${p.rows90AfterS} s`
+    const span = p.span === 'window' ? `${p.seconds} s window` : `${p.seconds} s, ${p.completed ? 'all records' : 'cut at the cap'}${tail}`
     lines.push(
-      `| ${p.profile} | ${span} | ${n(p.recordsPerSecond)} | ${n(p.recordsPerCpuSecond)} | ${p.cpu.serverCpuPercent} | ${p.cpu.postgresCpuPercent ?? '–'} | ` +
+      `| ${p.profile} | ${span} | ${n(p.recordsPerSecond)} | ${n(p.recordsPerCpuSecond)} | ${n(p.recordsPerCpuSecondWithPostgres)} | ${p.cpu.serverCpuPercent} | ${p.cpu.postgresCpuPercent ?? '–'} | ` +
         `${n(p.peakRssMb)} | ${n(p.apiP99Ms)} | ${n(p.rows)} |`,
     )
   }

@@ -53,6 +53,8 @@ export type RepoProfileResult = {
   rows: number
   recordsPerSecond: number
   recordsPerCpuSecond: number | null
+  /** Records per CPU-second of the server and Postgres together: comparable with the limit's recordsPerCpuSecond. */
+  recordsPerCpuSecondWithPostgres: number | null
   cpu: CpuUse
   /** From the first row written; the locating of the (empty) replay window and the listing come before. */
   firstRowAfterS: number | null
@@ -60,6 +62,8 @@ export type RepoProfileResult = {
   maxSampledRssMb: number
   apiP99Ms: number | null
   api: EndpointResult[]
+  /** When 90% of the rows were in, seconds since the first row: what comes after is the tail of the largest repositories. */
+  rows90AfterS: number | null
   /** Rows in the record tables, seconds since the first row. */
   series: { s: number; rows: number }[]
   logFile: string
@@ -69,10 +73,12 @@ export type RepoBenchResult = {
   workload: { dir: string; repos: number; records: number; bytes: number; largestRepo: number; medianRepo: number; generationMs: number; counts: Record<string, number> }
   hostLimits: Record<string, string>
   pdsHosts: number
-  limit: Pick<RepoLimit, 'walkPerSecond' | 'writePerSecond' | 'recordsPerSecond' | 'walkSeconds' | 'writeSeconds' | 'rowsWritten'>
+  limit: Omit<RepoLimit, 'records' | 'repos'>
   /** max's records/s, and max's records/s over the limit. */
   recordsPerSecond: number
   fractionOfLimit: number
+  /** max's records per CPU-second (server and Postgres) over the limit's: the same ratio, less the machine's other load. */
+  fractionOfLimitPerCpu: number | null
   peakRssMb: number | null
   apiP99Ms: number | null
   profiles: RepoProfileResult[]
@@ -123,10 +129,14 @@ export async function runRepoBench(ctx: RepoBenchContext, workload: RepoWorkload
     maxConcurrent: PROFILES.max.maxConcurrent,
     spillAboveBytes: SPILL_ABOVE_BYTES,
     recordTables: RECORD_TABLES,
+    postmasterPid: ctx.cluster.postmasterPid(),
   })
   await ctx.cluster.dropDatabase(limitDb)
   if (limit.rowsWritten !== m.records) throw new Error(`the write-alone pass left ${limit.rowsWritten} rows for ${m.records} records`)
-  ctx.say(`  repos limit: walk ${limit.walkPerSecond} records/s, write ${limit.writePerSecond} records/s, limit ${limit.recordsPerSecond} records/s`)
+  ctx.say(
+    `  repos limit: walk ${limit.walkPerSecond} records/s (${limit.walkPerCpuSecond}/CPU-s), write ${limit.writePerSecond} records/s ` +
+      `(${limit.writePerCpuSecond ?? '?'}/CPU-s with Postgres's), limit ${limit.recordsPerSecond} records/s`,
+  )
 
   const source = await startRepoSource(workload, { pdsPorts: config.pdsPorts })
   const profiles: RepoProfileResult[] = []
@@ -149,16 +159,11 @@ export async function runRepoBench(ctx: RepoBenchContext, workload: RepoWorkload
     },
     hostLimits: hostLimitEnv(),
     pdsHosts: config.pdsPorts,
-    limit: {
-      walkPerSecond: limit.walkPerSecond,
-      writePerSecond: limit.writePerSecond,
-      recordsPerSecond: limit.recordsPerSecond,
-      walkSeconds: limit.walkSeconds,
-      writeSeconds: limit.writeSeconds,
-      rowsWritten: limit.rowsWritten,
-    },
+    limit: (({ records: _r, repos: _n, ...figures }) => figures)(limit),
     recordsPerSecond: max?.recordsPerSecond ?? 0,
     fractionOfLimit: max ? round(max.recordsPerSecond / limit.recordsPerSecond, 3) : 0,
+    fractionOfLimitPerCpu:
+      max?.recordsPerCpuSecondWithPostgres && limit.recordsPerCpuSecond ? round(max.recordsPerCpuSecondWithPostgres / limit.recordsPerCpuSecond, 3) : null,
     peakRssMb: max?.peakRssMb ?? null,
     apiP99Ms: max?.apiP99Ms ?? null,
     profiles,
@@ -264,12 +269,15 @@ async function runProfile(ctx: RepoBenchContext, config: RepoRunConfig, workload
       rows: written,
       recordsPerSecond: round(written / cpu.wallSeconds),
       recordsPerCpuSecond: cpu.serverCpuSeconds > 0 ? Math.round(written / cpu.serverCpuSeconds) : null,
+      recordsPerCpuSecondWithPostgres:
+        cpu.postgresCpuPercent === null ? null : Math.round(written / (cpu.serverCpuSeconds + (cpu.postgresCpuPercent / 100) * cpu.wallSeconds)),
       cpu,
       firstRowAfterS,
       peakRssMb: hwm === null ? null : round(hwm),
       maxSampledRssMb: round(rss.maxRssMb),
       apiP99Ms: p99s.length ? Math.max(...p99s) : null,
       api,
+      rows90AfterS: series.find((x) => x.rows >= 0.9 * workload.manifest.records)?.s ?? null,
       series,
       logFile: path.relative(process.cwd(), logFile),
     }

@@ -98,7 +98,7 @@ describe('the bench repository network', () => {
   it('measures the limit by writing every walked record once', async () => {
     const db = await testDatabase()
     databases.push(db)
-    const limit = await measureRepoLimit(workload, { databaseUrl: db.url, batchSize: 100, maxConcurrent: 2, spillAboveBytes: 8 << 20, recordTables: TABLES })
+    const limit = await measureRepoLimit(workload, { databaseUrl: db.url, batchSize: 100, maxConcurrent: 2, spillAboveBytes: 8 << 20, recordTables: TABLES, postmasterPid: null })
     expect({ records: limit.records, rowsWritten: limit.rowsWritten }).toEqual({ records: workload.manifest.records, rowsWritten: workload.manifest.records })
     expect(limit.recordsPerSecond).toBeLessThan(Math.min(limit.walkPerSecond, limit.writePerSecond))
   })
