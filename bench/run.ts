@@ -231,7 +231,7 @@ async function main(): Promise<void> {
   let repos: RepoBenchResult | null = null
   if (args.repos) {
     const repoWorkload = await openRepoBenchWorkload(config.variant, say)
-    repos = await runRepoBench({ variant: config.variant, cluster, outDir, emptyEnvFile, say, setPhase: (p) => (phase = p), track: (c) => (server = c) }, repoWorkload)
+    repos = await runRepoBench({ variant: config.variant, cluster, outDir, emptyEnvFile, extraEnv, say, setPhase: (p) => (phase = p), track: (c) => (server = c) }, repoWorkload)
   }
   phase = 'writing the results'
   await cluster.stop()

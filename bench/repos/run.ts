@@ -90,6 +90,8 @@ export type RepoBenchContext = {
   outDir: string
   emptyEnvFile: string
   profiles?: readonly RepoProfile[]
+  /** Extra server variables for every profile (experiments); they override the bench's own. */
+  extraEnv?: Record<string, string>
   say: (line: string) => void
   setPhase: (phase: string) => void
   track: (server: ServerChild | null) => void
@@ -195,6 +197,7 @@ async function runProfile(ctx: RepoBenchContext, config: RepoRunConfig, workload
     env.BACKFILL_MAX_CPU_PERCENT = String(config.adaptive.maxCpuPercent)
     env.BACKFILL_MAX_LAG_MS = String(config.adaptive.maxLagMs)
   }
+  Object.assign(env, ctx.extraEnv)
   ctx.setPhase(`repos ${profile}: starting the server`)
   ctx.say(`repos ${profile}: BACKFILL_DAYS=all BACKFILL_PROFILE=${profile} over ${source.pdsUrls.length} PDS hosts`)
   const spawnedAt = performance.now()
