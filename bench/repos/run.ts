@@ -106,6 +106,23 @@ const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** di
 /** Raised for the bench: one directory host would otherwise pace every repository (see the header). */
 export const hostLimitEnv = (): Record<string, string> => ({ BACKFILL_HOST_RATE: '1000', BACKFILL_PLC_RATE: '10000' })
 
+/** The server's variables for a whole-repository backfill from the bench's repository network. */
+export function repoServerEnv(source: Pick<RepoSource, 'url'>, databaseUrl: string, port: number, profile: RepoProfile): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    RELAY_URL: source.url,
+    PLC_URL: source.url,
+    HANDLE_RESOLVER_URL: source.url,
+    ALLOW_PRIVATE_HOSTS: 'true',
+    FIREHOSE_ENABLED: 'false',
+    BACKFILL_DAYS: 'all',
+    BACKFILL_PROFILE: profile,
+    ...hostLimitEnv(),
+  }
+}
+
 export async function openRepoBenchWorkload(variant: 'full' | 'quick', say: (line: string) => void): Promise<RepoWorkload> {
   let last = 0
   return openOrBuildRepoWorkload(REPO_CONFIGS[variant].workload, {
@@ -179,17 +196,7 @@ async function runProfile(ctx: RepoBenchContext, config: RepoRunConfig, workload
   const dbUrl = await ctx.cluster.createDatabase(database)
   const logFile = path.join(ctx.outDir, 'logs', `repos-${profile}.log`)
   const env: Record<string, string> = {
-    DATABASE_URL: dbUrl,
-    PORT: String(await freePort()),
-    HOST: '127.0.0.1',
-    RELAY_URL: source.url,
-    PLC_URL: source.url,
-    HANDLE_RESOLVER_URL: source.url,
-    ALLOW_PRIVATE_HOSTS: 'true',
-    FIREHOSE_ENABLED: 'false',
-    BACKFILL_DAYS: 'all',
-    BACKFILL_PROFILE: profile,
-    ...hostLimitEnv(),
+    ...repoServerEnv(source, dbUrl, await freePort(), profile),
     DOTENV_CONFIG_PATH: ctx.emptyEnvFile,
     DOTENV_CONFIG_QUIET: 'true',
   }

@@ -7,7 +7,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { measureRepoLimit } from '../../bench/repos/limit.js'
-import { hostLimitEnv } from '../../bench/repos/run.js'
+import { repoServerEnv } from '../../bench/repos/run.js'
 import { startRepoSource, type RepoSource } from '../../bench/repos/server.js'
 import type { RepoWorkloadParams } from '../../bench/repos/sizes.js'
 import { openOrBuildRepoWorkload, type RepoWorkload } from '../../bench/repos/store.js'
@@ -106,19 +106,7 @@ describe('the bench repository network', () => {
   it('is backfilled whole by a server with BACKFILL_DAYS=all: one row per record, per collection', async () => {
     const db = await testDatabase()
     databases.push(db)
-    server = spawnServer({
-      DATABASE_URL: db.url,
-      HOST: '127.0.0.1',
-      PORT: String(await freePort()),
-      RELAY_URL: source.url,
-      PLC_URL: source.url,
-      HANDLE_RESOLVER_URL: source.url,
-      ALLOW_PRIVATE_HOSTS: 'true',
-      FIREHOSE_ENABLED: 'false',
-      BACKFILL_DAYS: 'all',
-      BACKFILL_PROFILE: 'max',
-      ...hostLimitEnv(),
-    })
+    server = spawnServer(repoServerEnv(source, db.url, await freePort(), 'max'))
     await server.waitForLine(/\[BACKFILL\] Repos complete: /, 50_000)
     expect(await rowsPerCollection(db.url)).toEqual(workload.manifest.counts)
   }, 60_000)
