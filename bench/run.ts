@@ -63,7 +63,7 @@ for (const item of args.set ?? []) {
   extraEnv[m[1]] = m[2]
 }
 // The committed figures come only from a complete, unprofiled run; anything else goes under bench/out/.
-const partial = !!args.modes || args['cpu-prof'] || args['direct-source'] || !!args.set?.length
+const partial = args.modes !== undefined || args['cpu-prof'] || args['direct-source'] || !!args.set?.length
 const stem = config.variant === 'quick' ? 'results-quick' : 'results'
 const resultsDir = partial ? OUT_DIR : BENCH_DIR
 const outDir = path.join(OUT_DIR, config.variant)

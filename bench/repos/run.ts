@@ -8,6 +8,7 @@
 // (BACKFILL_HOST_RATE=5, BACKFILL_PLC_RATE = the host rate) would cap the whole run at 2.5 repositories/s there.
 // The bench raises BACKFILL_HOST_RATE and BACKFILL_PLC_RATE in every run (hostLimitEnv below) and serves the
 // repositories from several PDS ports (hosts), so what is measured is the server's own work and its profile.
+import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
@@ -195,6 +196,7 @@ async function runProfile(ctx: RepoBenchContext, config: RepoRunConfig, workload
   const database = `${DB_PREFIX}repos_${profile}`
   const dbUrl = await ctx.cluster.createDatabase(database)
   const logFile = path.join(ctx.outDir, 'logs', `repos-${profile}.log`)
+  await mkdir(path.dirname(logFile), { recursive: true })
   const env: Record<string, string> = {
     ...repoServerEnv(source, dbUrl, await freePort(), profile),
     DOTENV_CONFIG_PATH: ctx.emptyEnvFile,
