@@ -1,7 +1,8 @@
 // `npm run bench:decoders`: throughput of each decoder on a generated workload, printed for the record.
 import type { FrameDecoder } from '../server/pipeline/decoder/types.js'
 import { createLeanDecoder } from '../server/pipeline/decoder/lean.js'
-import { createSyncDecoder, createVerifiedDecoder } from '../server/pipeline/decoder/sync.js'
+import { createSyncDecoder } from '../server/pipeline/decoder/sync.js'
+import { createVerifiedDecoder } from '../server/pipeline/decoder/verified.js'
 import { accountsOf, workload, workloadResolver } from '../test/unit/decoder/workload.js'
 
 const MIN_MEASURED_MS = 1500

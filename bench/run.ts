@@ -1,11 +1,15 @@
-// `npm run bench`: the backfill profiles side by side on this machine. For each mode a fresh database in one
-// embedded Postgres cluster, the synthetic firehose serving a cached workload, the server as a child process under
-// a steady API load; then events/s, events per CPU-second, CPU, peak RSS, backfill connections, event-loop delay
-// and API latency over a measurement window. Writes bench/results.{json,md} (--quick: bench/results-quick.*).
+// `npm run bench`: the backfill profiles side by side on this machine. First the machine's limit on the workload
+// (decode alone, write alone: limit.ts); then for each mode a fresh database in one embedded Postgres cluster, the
+// synthetic firehose serving a cached workload, the server as a child process (two for max-x2) under a steady API
+// load; then events/s, records/s, the fraction of the limit, events per CPU-second, CPU, peak RSS, backfill
+// connections, event-loop delay and API latency over a measurement window, and a timeline of each mode drawn as an
+// SVG. Writes bench/results.{json,md} and bench/results-<mode>.svg (--quick: bench/results-quick*).
 //
 //   npm run bench                   full: 1,000,000-event workload, 60 s windows, max to the end of the workload
 //   npm run bench -- --quick        under 2 minutes once the workload is cached: 50,000 events, short windows
 //   npm run bench -- --modes max --cpu-prof   a subset, and a CPU profile of the max server (results under bench/out/)
+//   npm run bench -- --modes max,max-x2       one server against two on one database
+//   npm run bench -- --docs         rewrites BACKFILL_OPTIMIZATION.md's bench part from bench/results.json, nothing else
 //   npm run bench -- --repos        also the repo backfill (bench/repos): its limit, max to the end, background, adaptive
 //   npm run bench -- --modes= --repos   the repo backfill alone
 import { execFileSync } from 'node:child_process'
@@ -15,18 +19,24 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { parseConfig } from '../server/config/index.js'
 import { defaultWorkers } from './source/generator.js'
 import { openOrGenerateWorkload } from './source/store.js'
+import { updateDocs } from './run/docs.js'
+import { spawnLimit, type LimitResult } from './run/limit.js'
 import { runMode, type ModeResult } from './run/mode.js'
-import { CONFIGS, MODES, RUN_ORDER, type ModeName } from './run/modes.js'
+import { CONFIGS, instancesOf, MODES, profileOf, RUN_ORDER, type ModeName } from './run/modes.js'
 import { BENCH_DIR, OUT_DIR, ROOT } from './run/paths.js'
 import { startCluster, type BenchCluster } from './run/postgres.js'
 import { machineInfo } from './run/proc.js'
-import { evaluateTargets, markdown, type BenchResults } from './run/report.js'
+import { evaluateTargets, markdown, summarise, type BenchResults } from './run/report.js'
+import { measurePeer, PEER_OVERHEAD_S, PEER_SUBSETS, type PeerReport } from './peer/measure-peer.js'
+import { peerMarkdown, peerRatio } from './peer/report.js'
 import { killAllServers, type ServerChild } from './run/server-child.js'
 import { reposMarkdown } from './repos/report.js'
-import { openRepoBenchWorkload, runRepoBench, type RepoBenchResult } from './repos/run.js'
+import { openRepoBenchWorkload, REPO_CONFIGS, runRepoBench, type RepoBenchResult } from './repos/run.js'
 import type { SourceHandle } from './run/source.js'
+import { timelineSvg } from './run/svg.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +44,9 @@ const { values: args } = parseArgs({
     modes: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'direct-source': { type: 'boolean', default: false },
+    'skip-limit': { type: 'boolean', default: false },
+    docs: { type: 'boolean', default: false },
+    peer: { type: 'boolean', default: false },
     repos: { type: 'boolean', default: false },
     set: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h', default: false },
@@ -41,7 +54,14 @@ const { values: args } = parseArgs({
 })
 
 if (args.help) {
-  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--repos] [--set BACKFILL_X=value ...]`)
+  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--skip-limit] [--peer] [--repos] [--set BACKFILL_X=value ...]`)
+  console.log('       npm run bench -- --docs   (BACKFILL_OPTIMIZATION.md from bench/results.json)')
+  process.exit(0)
+}
+
+if (args.docs) {
+  const changed = await updateDocs()
+  console.log(changed ? 'bench: rewrote the bench part of BACKFILL_OPTIMIZATION.md from bench/results.json' : 'bench: BACKFILL_OPTIMIZATION.md already matches bench/results.json')
   process.exit(0)
 }
 
@@ -63,7 +83,7 @@ for (const item of args.set ?? []) {
   extraEnv[m[1]] = m[2]
 }
 // The committed figures come only from a complete, unprofiled run; anything else goes under bench/out/.
-const partial = args.modes !== undefined || args['cpu-prof'] || args['direct-source'] || !!args.set?.length
+const partial = args.modes !== undefined || args['cpu-prof'] || args['direct-source'] || args['skip-limit'] || !!args.set?.length
 const stem = config.variant === 'quick' ? 'results-quick' : 'results'
 const resultsDir = partial ? OUT_DIR : BENCH_DIR
 const outDir = path.join(OUT_DIR, config.variant)
@@ -71,7 +91,7 @@ const lockFile = path.join(OUT_DIR, `bench-${config.variant}.lock`)
 
 let cluster: BenchCluster | null = null
 let source: SourceHandle | null = null
-let server: ServerChild | null = null
+let servers: ServerChild[] = []
 let phase = 'starting'
 let finished = false
 const startedAt = performance.now()
@@ -115,7 +135,7 @@ async function shutdown(code: number, message?: string): Promise<never> {
   }, 20_000)
   hard.unref()
   try {
-    await server?.stop(3000)
+    await Promise.all(servers.map((s) => s.stop(3000)))
     await source?.close()
     await cluster?.stop()
     finished = true
@@ -186,9 +206,10 @@ async function main(): Promise<void> {
 
   // The time bound covers the measurement, not the one-off generation above.
   const measureStart = performance.now()
+  const boundS = config.deadlineS + (args.peer ? PEER_SUBSETS[config.variant].timeLimitS + PEER_OVERHEAD_S : 0) + (args.repos ? REPO_CONFIGS[config.variant].deadlineS : 0)
   const deadline = setTimeout(
-    () => void shutdown(1, `the ${config.variant} bench exceeded its time bound of ${config.deadlineS} s (during ${phase})`),
-    config.deadlineS * 1000,
+    () => void shutdown(1, `the ${config.variant} bench exceeded its time bound of ${boundS} s (during ${phase})`),
+    boundS * 1000,
   )
   deadline.unref()
 
@@ -196,10 +217,17 @@ async function main(): Promise<void> {
   cluster = await startCluster(path.join(OUT_DIR, `pg-${config.variant}`), (line) => say(line))
   say(`PostgreSQL ${cluster.version} on ${new URL(cluster.adminUrl).host}, data in ${path.relative(process.cwd(), cluster.dataDir)}`)
 
+  let limit: LimitResult | null = null
+  if (!args['skip-limit']) {
+    phase = 'measuring the limit'
+    limit = await measureTheLimit(cluster, store.path)
+  }
+
   const results: Partial<Record<ModeName, ModeResult>> = {}
   let previousDatabase: string | null = null
   for (const mode of order) {
-    say(`${mode}: ${mode === 'idle' ? 'backfill off (API baseline)' : `BACKFILL_PROFILE=${mode}`}`)
+    const n = instancesOf(mode)
+    say(`${mode}: ${mode === 'idle' ? 'backfill off (API baseline)' : `BACKFILL_PROFILE=${profileOf(mode)}${n > 1 ? `, ${n} server processes on one database` : ''}`}`)
     const result = await runMode(
       {
         config,
@@ -217,7 +245,7 @@ async function main(): Promise<void> {
         },
         track: (s, c) => {
           source = s
-          server = c
+          servers = c
         },
       },
       mode,
@@ -231,8 +259,10 @@ async function main(): Promise<void> {
   let repos: RepoBenchResult | null = null
   if (args.repos) {
     const repoWorkload = await openRepoBenchWorkload(config.variant, say)
-    repos = await runRepoBench({ variant: config.variant, cluster, outDir, emptyEnvFile, extraEnv, say, setPhase: (p) => (phase = p), track: (c) => (server = c) }, repoWorkload)
+    repos = await runRepoBench({ variant: config.variant, cluster, outDir, emptyEnvFile, extraEnv, say, setPhase: (p) => (phase = p), track: (c) => (servers = c ? [c] : []) }, repoWorkload)
   }
+  phase = 'running the peer'
+  const peer = args.peer ? await measurePeer({ cluster, store, variant: config.variant, say }) : null
   phase = 'writing the results'
   await cluster.stop()
   finished = true
@@ -257,8 +287,11 @@ async function main(): Promise<void> {
   if (args['direct-source']) notes.push('--direct-source: the server read the synthetic server directly, without the front relay.')
   if (args['cpu-prof']) notes.push('max ran under --cpu-prof, which costs a few percent of throughput.')
 
+  const ours = results.max?.window
+  const peerFigures = peer && { eventsPerSecond: peer.eventsPerSecond, recordsPerSecond: peer.recordsPerSecond, events: peer.events }
+  const { figures, instances } = summarise(results, limit, peerFigures)
   const machine = machineInfo()
-  const output: BenchResults & { repos?: RepoBenchResult } = {
+  const output: Omit<BenchResults, 'peer'> & { peer: (PeerReport & { peerRatio: number | null }) | null } & { repos?: RepoBenchResult } = {
     variant: config.variant,
     date: new Date().toISOString(),
     git: gitAtStart,
@@ -272,16 +305,62 @@ async function main(): Promise<void> {
     config: (({ variant: _v, workload: _w, ...rest }) => rest)(config),
     durationS: Math.round((performance.now() - measureStart) / 1000),
     notes,
+    limit,
+    figures,
+    instances,
+    peer: peer && { ...peer, peerRatio: peerRatio(ours?.eventsPerSecond, peer) },
     modes: results,
-    targets: evaluateTargets(results, machine.cores),
+    targets: evaluateTargets({ modes: results, limit, peer: peerFigures, figures, instances }, machine.cores),
     ...(repos ? { repos } : {}),
   }
-  const md = markdown(output) + (repos ? `\n${reposMarkdown(repos)}` : '')
+  const pictures: Partial<Record<ModeName, string>> = {}
+  for (const mode of MODES) {
+    const timeline = results[mode]?.timeline
+    if (!timeline) continue
+    pictures[mode] = `${stem}-${mode}.svg`
+    await writeFile(path.join(resultsDir, pictures[mode]), timelineSvg(`${mode} (${config.variant}): events/s, server CPU and RSS`, timeline))
+  }
+  const peerSection = peer && ours ? peerMarkdown(peer, { mode: 'max', eventsPerSecond: ours.eventsPerSecond, recordsPerSecond: ours.recordsPerSecond ?? null, eventsPerCpuSecond: ours.eventsPerCpuSecond }) : peer ? peerMarkdown(peer, null) : ''
+  const md = markdown(output, pictures) + (peerSection ? `\n${peerSection}` : '') + (repos ? `\n${reposMarkdown(repos)}` : '')
   await writeFile(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(output, null, 2)}\n`)
   await writeFile(path.join(resultsDir, `${stem}.md`), md)
   console.log('')
   console.log(md)
   say(`wrote ${path.relative(process.cwd(), path.join(resultsDir, `${stem}.json`))} and ${stem}.md (${output.durationS} s of measurement, load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')})`)
+}
+
+/**
+ * Decode alone and write alone on the workload, with the settings and decoder the max modes get (the max profile,
+ * with any --set overrides read by the server's own config parser), in a database of its own, dropped afterwards.
+ */
+async function measureTheLimit(c: BenchCluster, workloadPath: string): Promise<LimitResult> {
+  const { backfill } = parseConfig({ BACKFILL_PROFILE: 'max', BACKFILL_DAYS: '-1', FIREHOSE_ENABLED: 'false', ...extraEnv })
+  const database = 'skyfill_bench_limit'
+  const databaseUrl = await c.createDatabase(database)
+  await mkdir(path.join(outDir, 'logs'), { recursive: true })
+  say(`limit: decode alone, then write alone (${backfill.decoder} decoder, batches of ${backfill.throttle.batchSize}, ${backfill.throttle.maxConcurrent} in flight)`)
+  try {
+    const limit = await spawnLimit(
+      {
+        workloadPath,
+        databaseUrl,
+        decoder: backfill.decoder,
+        settings: backfill.throttle,
+        events: config.limit.events,
+        chunkFrames: config.limit.chunkFrames,
+        postmasterPid: c.postmasterPid(),
+      },
+      path.join(outDir, 'logs', 'limit.log'),
+      config.limit.timeoutS * 1000,
+    )
+    say(
+      `  limit: decode ${limit.decodePerSecond} frames/s (${limit.decodePerCpuSecond} per CPU-s), write ${limit.writePerSecond} frames/s ` +
+        `(${limit.writePerCpuSecond ?? '?'} per CPU-s of writer and Postgres; ${limit.recordsPerSecond} records/s) → ${limit.eventsPerSecond} events/s over ${limit.events} frames`,
+    )
+    return limit
+  } finally {
+    await c.dropDatabase(database)
+  }
 }
 
 /** The commit measured, and whether the server's code differed from it (other work in the tree). */
@@ -297,7 +376,7 @@ function gitState(): BenchResults['git'] {
     const diffHash = createHash('sha256').update(diff).update(changed.join('\n')).digest('hex').slice(0, 12)
     // The server's tree at HEAD: a commit that touches only docs or tests does not change what is measured.
     const serverTree = execFileSync('git', ['rev-parse', 'HEAD:server'], { cwd: ROOT, encoding: 'utf8' }).trim()
-    return { commit, serverTree, uncommittedServerChanges: changed, diffHash }
+    return { commit, serverTree, serverDirty: changed.length > 0, uncommittedServerChanges: changed, diffHash }
   } catch {
     return null
   }

@@ -150,7 +150,10 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
     firehose,
     audit,
     async stop() {
-      await Promise.all([audit.stop(), backfill.stop(), firehose?.stop()])
+      const stopping = Promise.all([audit.stop(), backfill.stop(), firehose?.stop()])
+      // After their stop signals, so a repo job waiting on a parked PLC sees its own stop and gives its job back.
+      identity.cancelRequests()
+      await stopping
       await instances.stop()
       // After the writers: their last batches may still report changed identities.
       await identity.stop()

@@ -16,6 +16,7 @@ import { RECORD_MODULES } from '../../server/indexer/records/index.js'
 import { PROFILES } from '../../server/config/profiles.js'
 import { SPILL_ABOVE_BYTES } from '../../server/services/backfill/repo-deps.js'
 import { ApiLoad, type EndpointResult } from '../run/load.js'
+import { CONFIGS } from '../run/modes.js'
 import { cpuBetween, cpuSnapshot, getJson, RssSampler, type CpuUse } from '../run/measure.js'
 import { DB_PREFIX, freePort, type BenchCluster } from '../run/postgres.js'
 import { spawnServer, type ServerChild } from '../run/server-child.js'
@@ -37,12 +38,15 @@ export type RepoRunConfig = {
   maxRunCapS: number
   apiRatePerSec: number
   sampleEveryMs: number
+  /** The replay modes' adaptive budget, so both parts measure the same profile. */
   adaptive: { maxCpuPercent: number; maxLagMs: number }
+  /** What the repo part adds to the bench's time bound (the workload's one-off build excluded). */
+  deadlineS: number
 }
 
 export const REPO_CONFIGS: Record<'full' | 'quick', RepoRunConfig> = {
-  full: { workload: FULL_REPOS, pdsPorts: 8, windowS: 60, warmupS: 10, maxRunCapS: 40 * 60, apiRatePerSec: 10, sampleEveryMs: 2000, adaptive: { maxCpuPercent: 15, maxLagMs: 20 } },
-  quick: { workload: QUICK_REPOS, pdsPorts: 8, windowS: 10, warmupS: 3, maxRunCapS: 180, apiRatePerSec: 10, sampleEveryMs: 1000, adaptive: { maxCpuPercent: 15, maxLagMs: 20 } },
+  full: { workload: FULL_REPOS, pdsPorts: 8, windowS: 60, warmupS: 10, maxRunCapS: 40 * 60, apiRatePerSec: 10, sampleEveryMs: 2000, adaptive: CONFIGS.full.adaptive, deadlineS: 60 * 60 },
+  quick: { workload: QUICK_REPOS, pdsPorts: 8, windowS: 10, warmupS: 3, maxRunCapS: 180, apiRatePerSec: 10, sampleEveryMs: 1000, adaptive: CONFIGS.quick.adaptive, deadlineS: 420 },
 }
 
 export type RepoProfileResult = {
@@ -241,7 +245,7 @@ async function runProfile(ctx: RepoBenchContext, config: RepoRunConfig, workload
       rows = await rowsNow()
     }
     ctx.setPhase(`repos ${profile}: measuring`)
-    const c0 = cpuSnapshot(server.pid, ctx.cluster.postmasterPid())
+    const c0 = cpuSnapshot([server.pid], ctx.cluster.postmasterPid())
     const rows0 = rows
     const t0 = performance.now()
     const series = [{ s: 0, rows }]
@@ -262,7 +266,7 @@ async function runProfile(ctx: RepoBenchContext, config: RepoRunConfig, workload
         ctx.say(`  repos ${profile}: ${series.at(-1)!.rows}/${workload.manifest.records} rows, ${view.repos?.jobs.done ?? 0}/${view.repos?.jobs.total ?? 0} repositories, RSS ${Math.round(rss.maxRssMb)} MB max`)
       }
     }
-    const c1 = cpuSnapshot(server.pid, ctx.cluster.postmasterPid())
+    const c1 = cpuSnapshot([server.pid], ctx.cluster.postmasterPid())
     const rows1 = await rowsNow()
     const api = await load.endWindow()
     const cpu = cpuBetween(c0, c1)

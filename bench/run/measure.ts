@@ -219,12 +219,14 @@ export class RssSampler {
 
 export type CpuSnapshot = { at: number; server: number; serverMain: number; postgres: number | null; bench: number; machineBusy: number }
 
-export function cpuSnapshot(serverPid: number, postmasterPid: number | null): CpuSnapshot {
+/** `serverPids`: the mode's server processes, whose CPU is summed (one, or two sharing a database). */
+export function cpuSnapshot(serverPids: readonly number[], postmasterPid: number | null): CpuSnapshot {
   const bench = process.cpuUsage()
+  const sum = (read: (pid: number) => number | null) => serverPids.reduce((n, pid) => n + (read(pid) ?? Number.NaN), 0)
   return {
     at: performance.now(),
-    server: cpuSeconds(serverPid) ?? Number.NaN,
-    serverMain: mainThreadCpuSeconds(serverPid) ?? Number.NaN,
+    server: sum(cpuSeconds),
+    serverMain: sum(mainThreadCpuSeconds),
     postgres: postmasterPid === null ? null : treeCpuSeconds(postmasterPid),
     bench: (bench.user + bench.system) / 1e6,
     machineBusy: machineCpu().busyS,

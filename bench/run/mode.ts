@@ -1,5 +1,6 @@
-// Runs one mode: a fresh database, the synthetic source, the server as a child process, a steady API load; then a
-// warm-up and a measurement window, and for `max` (when asked) the rest of the workload.
+// Runs one mode: a fresh database, the synthetic source, the server as a child process (two for `max-x2`, sharing
+// the database), a steady API load on the first; then a warm-up and a measurement window, and for `max` (when asked)
+// the rest of the workload. A timeline of the whole mode is sampled every second for its picture.
 import { mkdir, readdir } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -8,14 +9,17 @@ import type { ThrottleSettings } from '../../server/config/profiles.js'
 import type { WorkloadStore } from '../source/store.js'
 import { ApiLoad, type EndpointResult } from './load.js'
 import { cpuBetween, cpuSnapshot, DbSampler, getJson, LiveStream, RssSampler, type ConnectionStats, type CpuUse, type Progress } from './measure.js'
-import { nominalRate, settingsOf, type ModeName, type RunConfig } from './modes.js'
+import { instancesOf, mayComplete, nominalRate, profileOf, settingsOf, type ModeName, type RunConfig } from './modes.js'
 import { DB_PREFIX, freePort, type BenchCluster } from './postgres.js'
 import { summariseProfile, type ProfileSummary } from './profile.js'
 import { spawnServer, type ServerChild } from './server-child.js'
 import { startSource, type SourceHandle } from './source.js'
+import { TimelineSampler, type Timeline } from './timeline.js'
 
 export type ModeResult = {
   mode: ModeName
+  /** Server processes sharing the mode's database (absent in results written before max-x2: 1). */
+  instances?: number
   settings: ThrottleSettings | null
   /** batchSize per batchDelayMs, for the static profiles. */
   nominalEventsPerSecond: number | null
@@ -27,6 +31,9 @@ export type ModeResult = {
     endedAtWorkloadEnd: boolean
     eventsProcessed: number
     eventsPerSecond: number
+    /** Record rows upserted or deleted over the window (absent in results written before it was measured). */
+    recordsWritten?: number
+    recordsPerSecond?: number
     eventsPerCpuSecond: number | null
     cpu: CpuUse
     /** Event-loop delay p99 of each second of the window, as the server measured it (/api/live). */
@@ -59,6 +66,8 @@ export type ModeResult = {
   loadAverageAtStart: number[]
   profile: ProfileSummary | null
   logFile: string
+  /** Every second of the mode, from the spawn to the stop (absent in results written before it was sampled). */
+  timeline?: Timeline | null
 }
 
 export type ModeContext = {
@@ -78,8 +87,8 @@ export type ModeContext = {
   say: (line: string) => void
   /** The phase, for the timeout message. */
   setPhase: (phase: string) => void
-  /** The source currently running, so an interrupt can close it. */
-  track: (source: SourceHandle | null, server: ServerChild | null) => void
+  /** The source and servers currently running, so an interrupt can close them. */
+  track: (source: SourceHandle | null, servers: ServerChild[]) => void
 }
 
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits
@@ -87,7 +96,7 @@ const LISTENING = /^\[SERVER\] listening on (http:\/\/\S+)/
 const STARTUP_TIMEOUT_MS = 90_000
 const FIRST_COMMIT_TIMEOUT_MS = 120_000
 
-function serverEnv(ctx: ModeContext, mode: ModeName, dbUrl: string, port: number, relay: string, plc: string, profile = mode) {
+function serverEnv(ctx: ModeContext, mode: ModeName, dbUrl: string, port: number, relay: string, plc: string, profile = profileOf(mode) ?? 'idle') {
   const env: Record<string, string> = {
     DATABASE_URL: dbUrl,
     PORT: String(port),
@@ -109,26 +118,42 @@ function serverEnv(ctx: ModeContext, mode: ModeName, dbUrl: string, port: number
   return env
 }
 
-async function progressOf(url: string): Promise<Progress & { completedAt: string | null }> {
-  return getJson(`${url}/api/backfill`)
+type Instances = { servers: ServerChild[]; urls: string[] }
+
+/**
+ * The instances' /api/backfill as one: counts and rates summed (each instance counts what it wrote itself), failed
+ * when any failed, complete when all are; the rest is the first instance's.
+ */
+export function combineProgress(each: readonly Progress[]): Progress {
+  const first = each[0]
+  if (!first) throw new Error('combineProgress: no instance to combine')
+  const counts = { ...first.counts }
+  for (const p of each.slice(1)) for (const k of Object.keys(counts) as (keyof Progress['counts'])[]) counts[k] += p.counts[k]
+  const failed = each.find((p) => p.state === 'failed')
+  const state = failed ? 'failed' : each.every((p) => p.state === 'complete') ? 'complete' : (each.find((p) => p.state !== 'complete') ?? first).state
+  return { ...first, state, counts, error: failed?.error ?? first.error, eventsPerSecond: each.reduce((n, p) => n + p.eventsPerSecond, 0) }
 }
 
+async function progressOf(group: Instances): Promise<Progress> {
+  return combineProgress(await Promise.all(group.urls.map((url) => getJson<Progress>(`${url}/api/backfill`))))
+}
+
+function assertRunning(group: Instances, what: string): void {
+  const dead = group.servers.find((s) => !s.isRunning())
+  if (dead) throw new Error(`a server exited ${what}; its last output:\n${dead.tail()}`)
+}
+
+const tails = (group: Instances) => group.servers.map((s) => s.tail()).join('\n---\n')
+
 /** Polls /api/backfill until `done` says so; fails on a failed backfill, a dead server or the timeout. */
-async function waitForProgress(
-  server: ServerChild,
-  url: string,
-  done: (p: Progress) => boolean,
-  timeoutMs: number,
-  what: string,
-  everyMs = 100,
-): Promise<Progress & { completedAt: string | null }> {
+async function waitForProgress(group: Instances, done: (p: Progress) => boolean, timeoutMs: number, what: string, everyMs = 100): Promise<Progress> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (!server.isRunning()) throw new Error(`the server exited while waiting for ${what}; its last output:\n${server.tail()}`)
-    const p = await progressOf(url)
-    if (p.state === 'failed') throw new Error(`the backfill failed while waiting for ${what}: ${p.error}; server output:\n${server.tail()}`)
+    assertRunning(group, `while waiting for ${what}`)
+    const p = await progressOf(group)
+    if (p.state === 'failed') throw new Error(`the backfill failed while waiting for ${what}: ${p.error}; server output:\n${tails(group)}`)
     if (done(p)) return p
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what} (state ${p.state}, processed ${p.counts.processed}); server output:\n${server.tail()}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what} (state ${p.state}, processed ${p.counts.processed}); server output:\n${tails(group)}`)
     await sleep(everyMs)
   }
 }
@@ -137,24 +162,25 @@ async function waitForProgress(
 async function seedDatabase(ctx: ModeContext, dbUrl: string, events: number): Promise<void> {
   ctx.setPhase('idle: seeding its database')
   const source = await startSource(ctx.store.path, events)
-  ctx.track(source, null)
+  ctx.track(source, [])
   const port = await freePort()
   const server = spawnServer(serverEnv(ctx, 'max', dbUrl, port, source.url, source.url.replace(/^ws/, 'http'), 'max'), path.join(ctx.outDir, 'logs', 'idle-seed.log'))
-  ctx.track(source, server)
+  ctx.track(source, [server])
   try {
     const [, url] = await server.waitForLine(LISTENING, STARTUP_TIMEOUT_MS)
-    await waitForProgress(server, url, (p) => p.state === 'complete', 300_000, `the seeding of ${events} events`, 250)
+    await waitForProgress({ servers: [server], urls: [url] }, (p) => p.state === 'complete', 300_000, `the seeding of ${events} events`, 250)
   } finally {
     await server.stop()
     await source.close()
-    ctx.track(null, null)
+    ctx.track(null, [])
   }
 }
 
 export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeResult> {
   const { config, cluster, store } = ctx
   const settings = settingsOf(mode)
-  const database = `${DB_PREFIX}${mode}`
+  const database = `${DB_PREFIX}${mode.replace(/-/g, '_')}`
+  const instances = instancesOf(mode)
   const logFile = path.join(ctx.outDir, 'logs', `${mode}.log`)
   await mkdir(path.dirname(logFile), { recursive: true })
 
@@ -171,7 +197,6 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
   const source = mode === 'idle' ? null : await startSource(store.path, undefined, ctx.directSource)
   const relay = source?.url ?? 'ws://127.0.0.1:9'
   const plc = source ? source.url.replace(/^ws/, 'http') : 'http://127.0.0.1:9'
-  const port = await freePort()
   let profileDir: string | null = null
   const nodeArgs: string[] = []
   if (ctx.cpuProfile && mode === 'max') {
@@ -183,15 +208,25 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
   ctx.setPhase(`${mode}: starting the server`)
   const loadAverageAtStart = os.loadavg().map((v) => round(v, 2))
   const spawnedAt = performance.now()
-  const server = spawnServer(serverEnv(ctx, mode, dbUrl, port, relay, plc), logFile, nodeArgs)
-  ctx.track(source, server)
-  const rss = new RssSampler(server.pid).start()
+  const servers: ServerChild[] = []
+  for (let i = 0; i < instances; i++) {
+    const log = i === 0 ? logFile : logFile.replace(/\.log$/, `-${i + 1}.log`)
+    servers.push(spawnServer(serverEnv(ctx, mode, dbUrl, await freePort(), relay, plc), log, nodeArgs))
+  }
+  const pids = servers.map((s) => s.pid)
+  ctx.track(source, servers)
+  const rss = servers.map((s) => new RssSampler(s.pid).start())
   let live: LiveStream | null = null
   let load: ApiLoad | null = null
+  let timeline: TimelineSampler | null = null
   const db = new DbSampler(cluster.adminUrl, database).start()
   try {
-    const [, url] = await server.waitForLine(LISTENING, STARTUP_TIMEOUT_MS)
+    const urls: string[] = []
+    for (const s of servers) urls.push((await s.waitForLine(LISTENING, STARTUP_TIMEOUT_MS))[1])
+    const url = urls[0]
+    const group: Instances = { servers, urls }
     const listeningAfterS = round((performance.now() - spawnedAt) / 1000, 2)
+    timeline = new TimelineSampler(pids, urls, spawnedAt).start()
     live = new LiveStream(url).open()
     const did = store.manifest.accounts[0]?.did
     if (!did) throw new Error(`the workload ${store.path} names no accounts`)
@@ -208,8 +243,8 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
     let runStart: { cpu: ReturnType<typeof cpuSnapshot>; processed: number } | null = null
     if (mode !== 'idle') {
       ctx.setPhase(`${mode}: locating the window and waiting for the first commit`)
-      const first = await waitForProgress(server, url, (p) => p.counts.processed > 0, FIRST_COMMIT_TIMEOUT_MS, 'the first committed batch')
-      runStart = { cpu: cpuSnapshot(server.pid, cluster.postmasterPid()), processed: first.counts.processed }
+      const first = await waitForProgress(group, (p) => p.counts.processed > 0, FIRST_COMMIT_TIMEOUT_MS, 'the first committed batch')
+      runStart = { cpu: cpuSnapshot(pids, cluster.postmasterPid()), processed: first.counts.processed }
       firstCommitAfterS = round((performance.now() - spawnedAt) / 1000, 2)
     }
     // The API load runs through the warm-up too (JIT, connection pools), but only the window's requests count.
@@ -218,20 +253,21 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
     await sleep(config.warmupS[mode] * 1000)
 
     ctx.setPhase(`${mode}: measuring`)
-    const mayComplete = mode === 'max' || mode === 'adaptive'
-    const p0 = mode === 'idle' ? null : await progressOf(url)
-    const c0 = cpuSnapshot(server.pid, cluster.postmasterPid())
+    const ends = mayComplete(mode)
+    const p0 = mode === 'idle' ? null : await progressOf(group)
+    const c0 = cpuSnapshot(pids, cluster.postmasterPid())
+    timeline.beginWindow()
     live.beginWindow()
     db.beginWindow()
     load.beginWindow()
     const windowEnd = performance.now() + config.windowS[mode] * 1000
-    let p1: (Progress & { completedAt: string | null }) | null = null
+    let p1: Progress | null = null
     let endedAtWorkloadEnd = false
     while (performance.now() < windowEnd) {
-      if (!server.isRunning()) throw new Error(`the server exited during the window; its last output:\n${server.tail()}`)
-      await sleep(Math.min(mayComplete ? 200 : 1000, Math.max(0, windowEnd - performance.now())))
-      if (mayComplete) {
-        const p = await progressOf(url)
+      assertRunning(group, 'during the window')
+      await sleep(Math.min(ends ? 200 : 1000, Math.max(0, windowEnd - performance.now())))
+      if (ends) {
+        const p = await progressOf(group)
         if (p.state === 'complete') {
           p1 = p
           endedAtWorkloadEnd = true
@@ -239,19 +275,23 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
         }
       }
     }
-    const c1 = cpuSnapshot(server.pid, cluster.postmasterPid())
-    if (mode !== 'idle' && !p1) p1 = await progressOf(url)
+    const c1 = cpuSnapshot(pids, cluster.postmasterPid())
+    timeline.endWindow()
+    if (mode !== 'idle' && !p1) p1 = await progressOf(group)
     const loopSamples = live.endWindow()
     const connections = db.endWindow()
     const api = await load.endWindow()
     const cpu = cpuBetween(c0, c1)
     const processed = p0 && p1 ? p1.counts.processed - p0.counts.processed : 0
+    const records = p0 && p1 ? p1.counts.upserted + p1.counts.deleted - p0.counts.upserted - p0.counts.deleted : 0
     const p99s = loopSamples.map((s) => s.loopDelayP99Ms).sort((a, b) => a - b)
     const window: ModeResult['window'] = {
       seconds: cpu.wallSeconds,
       endedAtWorkloadEnd,
       eventsProcessed: processed,
       eventsPerSecond: round(processed / cpu.wallSeconds),
+      recordsWritten: records,
+      recordsPerSecond: round(records / cpu.wallSeconds),
       eventsPerCpuSecond: mode === 'idle' || cpu.serverCpuSeconds <= 0 ? null : Math.round(processed / cpu.serverCpuSeconds),
       cpu,
       loopDelayP99Ms: {
@@ -272,16 +312,16 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
       let last = p1!
       let lastSay = performance.now()
       while (last.state !== 'complete' && performance.now() < capAt) {
-        if (!server.isRunning()) throw new Error(`the server exited during the whole run; its last output:\n${server.tail()}`)
+        assertRunning(group, 'during the whole run')
         await sleep(250)
-        last = await progressOf(url)
+        last = await progressOf(group)
         if (last.state === 'failed') throw new Error(`the backfill failed: ${last.error}`)
         if (performance.now() - lastSay > 15_000) {
           lastSay = performance.now()
-          ctx.say(`  max: ${last.counts.processed}/${store.headSeq} events, ${Math.round(last.eventsPerSecond)} events/s, RSS ${Math.round(rss.maxRssMb)} MB max`)
+          ctx.say(`  max: ${last.counts.processed}/${store.headSeq} events, ${Math.round(last.eventsPerSecond)} events/s, RSS ${Math.round(rss[0].maxRssMb)} MB max`)
         }
       }
-      const end = cpuSnapshot(server.pid, cluster.postmasterPid())
+      const end = cpuSnapshot(pids, cluster.postmasterPid())
       const use = cpuBetween(runStart.cpu, end)
       const events = last.counts.processed
       wholeRun = {
@@ -300,11 +340,11 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
       if (!wholeRun.completed) ctx.say(`  max: stopped at ${events} events after the ${config.maxRunCapS} s cap`)
       else if (config.afterCompleteS > 0) {
         ctx.setPhase(`${mode}: API load after completion`)
-        const a0 = cpuSnapshot(server.pid, cluster.postmasterPid())
+        const a0 = cpuSnapshot(pids, cluster.postmasterPid())
         live.beginWindow()
         load.beginWindow()
         await sleep(config.afterCompleteS * 1000)
-        const a1 = cpuSnapshot(server.pid, cluster.postmasterPid())
+        const a1 = cpuSnapshot(pids, cluster.postmasterPid())
         const samples = live.endWindow().map((x) => x.loopDelayP99Ms)
         const after = { seconds: cpuBetween(a0, a1).wallSeconds, api: await load.endWindow(), serverCpuPercent: cpuBetween(a0, a1).serverCpuPercent }
         wholeRun.afterComplete = {
@@ -318,16 +358,19 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
       }
     }
 
-    rss.sample()
-    const vmHwmMb = rss.hwmMb()
+    for (const r of rss) r.sample()
+    const hwms = rss.map((r) => r.hwmMb())
+    const vmHwmMb = hwms.some((h) => h === null) ? null : Math.max(...(hwms as number[]))
+    const maxSampledRssMb = Math.max(...rss.map((r) => r.maxRssMb))
     if (wholeRun) {
       wholeRun.vmHwmMb = vmHwmMb === null ? null : round(vmHwmMb)
-      wholeRun.maxSampledRssMb = round(rss.maxRssMb)
+      wholeRun.maxSampledRssMb = round(maxSampledRssMb)
       wholeRun.maxHeapUsedMb = live.maxHeapUsedMb
     }
     const failedRequests = api.reduce((a, e) => a + e.failed, 0)
     const result: ModeResult = {
       mode,
+      instances,
       settings,
       nominalEventsPerSecond: nominalRate(mode),
       database: { name: database, copiedFrom, seededEvents },
@@ -335,7 +378,7 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
       window,
       memory: {
         vmHwmMb: vmHwmMb === null ? null : round(vmHwmMb),
-        maxSampledRssMb: round(rss.maxRssMb),
+        maxSampledRssMb: round(maxSampledRssMb),
         limitMb: settings?.maxMemoryMb ?? null,
         maxHeapUsedMb: live.maxHeapUsedMb,
       },
@@ -346,12 +389,15 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
       loadAverageAtStart,
       profile: null,
       logFile: path.relative(process.cwd(), logFile),
+      timeline: null,
     }
     ctx.setPhase(`${mode}: stopping`)
     await load.stop()
     load = null
     live.close()
-    await server.stop(profileDir ? 60_000 : 15_000)
+    result.timeline = timeline.stop()
+    timeline = null
+    await Promise.all(servers.map((s) => s.stop(profileDir ? 60_000 : 15_000)))
     if (profileDir) {
       const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'))
       if (files.length) result.profile = await summariseProfile(path.join(profileDir, files[0]))
@@ -359,13 +405,14 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
     }
     return result
   } finally {
-    rss.stop()
+    for (const r of rss) r.stop()
+    timeline?.stop()
     await load?.stop()
     live?.close()
     await db.stop()
-    await server.stop()
+    await Promise.all(servers.map((s) => s.stop()))
     await source?.close()
-    ctx.track(null, null)
+    ctx.track(null, [])
   }
 }
 

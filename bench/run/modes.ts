@@ -2,15 +2,16 @@
 // warm-ups and measurement windows.
 import { PROFILES, type ProfileName, type ThrottleSettings } from '../../server/config/profiles.js'
 
-export const MODES = ['idle', 'background', 'moderate', 'fast', 'adaptive', 'max'] as const
+export const MODES = ['idle', 'background', 'moderate', 'fast', 'adaptive', 'max', 'max-x2'] as const
 export type ModeName = (typeof MODES)[number]
 
 /**
  * The order modes run in. `idle` comes right after `adaptive` and serves a copy of the database adaptive just
  * wrote, so the API baseline and the adaptive run answer the same queries over the same data. `max` runs last: in
- * the full variant it goes on to the end of the million-event workload.
+ * the full variant it goes on to the end of the million-event workload. `max-x2`, right after it, is the same replay
+ * by two server processes on one database (they share the window as seq ranges), compared with `max`'s one.
  */
-export const RUN_ORDER: readonly ModeName[] = ['background', 'moderate', 'fast', 'adaptive', 'idle', 'max']
+export const RUN_ORDER: readonly ModeName[] = ['background', 'moderate', 'fast', 'adaptive', 'idle', 'max', 'max-x2']
 
 export type Variant = 'full' | 'quick'
 
@@ -35,6 +36,8 @@ export type RunConfig = {
   deadlineS: number
   /** The budget the adaptive governor gets. */
   adaptive: { maxCpuPercent: number; maxLagMs: number }
+  /** The limit measured before the modes (limit.ts): over this many frames (null: the whole workload), in chunks. */
+  limit: { events: number | null; chunkFrames: number; timeoutS: number }
 }
 
 const each = (v: number, overrides: Partial<Record<ModeName, number>> = {}): Record<ModeName, number> =>
@@ -44,7 +47,7 @@ export const CONFIGS: Record<Variant, RunConfig> = {
   full: {
     variant: 'full',
     workload: { seed: 'skyfill', accounts: 5000, events: 1_000_000 },
-    warmupS: each(10, { adaptive: 20, max: 5 }),
+    warmupS: each(10, { adaptive: 20, max: 5, 'max-x2': 5 }),
     windowS: each(60),
     apiRatePerSec: 10,
     maxToEnd: true,
@@ -52,25 +55,38 @@ export const CONFIGS: Record<Variant, RunConfig> = {
     maxRunCapS: 40 * 60,
     idleSeedEvents: 20_000,
     deadlineS: 90 * 60,
-    adaptive: { maxCpuPercent: 15, maxLagMs: 20 },
+    adaptive: { maxCpuPercent: 15, maxLagMs: 10 },
+    limit: { events: null, chunkFrames: 20_000, timeoutS: 20 * 60 },
   },
   quick: {
     variant: 'quick',
     workload: { seed: 'skyfill', accounts: 1000, events: 50_000 },
-    warmupS: each(1.5, { adaptive: 10, max: 1 }),
-    windowS: each(7, { adaptive: 8, max: 8 }),
+    warmupS: each(1.5, { adaptive: 10, max: 1, 'max-x2': 1 }),
+    windowS: each(7, { adaptive: 8, max: 8, 'max-x2': 8 }),
     apiRatePerSec: 10,
     maxToEnd: true,
     afterCompleteS: 4,
     maxRunCapS: 60,
     idleSeedEvents: 3000,
-    deadlineS: 170,
-    adaptive: { maxCpuPercent: 15, maxLagMs: 20 },
+    deadlineS: 420,
+    adaptive: { maxCpuPercent: 15, maxLagMs: 10 },
+    limit: { events: null, chunkFrames: 10_000, timeoutS: 120 },
   },
 }
 
 export function profileOf(mode: ModeName): ProfileName | null {
-  return mode === 'idle' ? null : mode
+  if (mode === 'idle') return null
+  return mode === 'max-x2' ? 'max' : mode
+}
+
+/** How many server processes share the mode's database. */
+export function instancesOf(mode: ModeName): number {
+  return mode === 'max-x2' ? 2 : 1
+}
+
+/** The replay modes that run until the workload ends, and so may end their window early. */
+export function mayComplete(mode: ModeName): boolean {
+  return mode === 'max' || mode === 'max-x2' || mode === 'adaptive'
 }
 
 export function settingsOf(mode: ModeName): ThrottleSettings | null {

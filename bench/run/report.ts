@@ -1,4 +1,7 @@
-// Turns the modes' results into the targets (met, missed, or not measured) and the markdown report.
+// Turns the modes' results into the targets (met, missed, or not measured) and the markdown report, and the part of
+// it BACKFILL_OPTIMIZATION.md quotes (docSection), which docs.ts keeps in step with the committed results.json.
+import { compareInstances, modeFigures, type InstancesComparison, type ModeFigures, type PeerFigures } from './figures.js'
+import type { LimitResult } from './limit.js'
 import type { ModeResult } from './mode.js'
 import { MODES, nominalRate, type ModeName, type RunConfig } from './modes.js'
 
@@ -13,15 +16,43 @@ export type Target = {
 export type BenchResults = {
   variant: RunConfig['variant']
   date: string
-  /** The commit measured; files under server/ (and the package files) that differed from it. */
-  git: { commit: string; serverTree: string; uncommittedServerChanges: string[]; diffHash: string } | null
+  /**
+   * The commit measured; `serverDirty`: files under server/ (or the package files) differed from it, as listed in
+   * `uncommittedServerChanges` (absent in results written before it: read the list).
+   */
+  git: { commit: string; serverTree: string; serverDirty?: boolean; uncommittedServerChanges: string[]; diffHash: string } | null
   machine: { cpuModel: string; cores: number; memoryGiB: number; kernel: string; nodeVersion: string; postgresVersion: string }
   workload: { path: string; seed: string; accounts: number; events: number; bytes: number; generationMs: number }
   config: Omit<RunConfig, 'variant' | 'workload'>
   durationS: number
   notes: string[]
+  /** What the machine can do on this workload, measured before the modes (absent in results written before it). */
+  limit?: LimitResult | null
+  /** The plain figures, one record per mode (absent in results written before them: see figuresOf). */
+  figures?: Partial<Record<ModeName, ModeFigures>>
+  /** max-x2 against max, when both ran. */
+  instances?: InstancesComparison | null
+  /** The peer indexer on the same frames (a --peer run fills it). */
+  peer?: PeerFigures | null
   modes: Partial<Record<ModeName, ModeResult>>
   targets: Target[]
+}
+
+/** The figures per mode: as stored, or derived from the modes for results written before they were. */
+export function figuresOf(results: Pick<BenchResults, 'modes' | 'figures' | 'limit' | 'peer'>): Partial<Record<ModeName, ModeFigures>> {
+  if (results.figures) return results.figures
+  const out: Partial<Record<ModeName, ModeFigures>> = {}
+  for (const mode of MODES) {
+    const r = results.modes[mode]
+    if (r) out[mode] = modeFigures(r, results.limit ?? null, results.peer ?? null)
+  }
+  return out
+}
+
+/** The figures, the limit and the instances' comparison of one run, as results.json holds them. */
+export function summarise(modes: Partial<Record<ModeName, ModeResult>>, limit: LimitResult | null, peer: PeerFigures | null) {
+  const figures = figuresOf({ modes, limit, peer })
+  return { figures, instances: compareInstances(figures.max, figures['max-x2']) }
 }
 
 const fmt = (v: number | null | undefined, digits = 0) =>
@@ -37,10 +68,35 @@ function p99(r: ModeResult | undefined, name: string): number | null {
   return r?.api.find((e) => e.name === name)?.p99Ms ?? null
 }
 
-export function evaluateTargets(modes: Partial<Record<ModeName, ModeResult>>, machineCores: number): Target[] {
+export type TargetInput = Pick<BenchResults, 'modes' | 'limit' | 'peer'> & { figures: Partial<Record<ModeName, ModeFigures>>; instances: InstancesComparison | null }
+
+export function evaluateTargets(input: TargetInput, machineCores: number): Target[] {
+  const { modes, figures, limit, instances } = input
   const { idle, max, adaptive } = modes
   const targets: Target[] = []
   const add = (id: string, description: string, met: boolean | null, actual: string) => targets.push({ id, description, met, actual })
+
+  const maxFig = figures.max
+  add(
+    'max-fraction-of-limit',
+    'max ≥ 60% of the limit measured in the same run',
+    maxFig?.fractionOfLimit == null ? null : maxFig.fractionOfLimit >= 0.6,
+    maxFig && limit
+      ? `${fmt(maxFig.eventsPerSecond)} events/s = ${fmt((maxFig.fractionOfLimit ?? 0) * 100, 1)}% of the limit ${fmt(limit.eventsPerSecond)} (decode ${fmt(limit.decodePerSecond)}/s, write ${fmt(limit.writePerSecond)}/s)`
+      : !max ? 'max not run' : 'no limit measured',
+  )
+  add(
+    'max-peer-ratio',
+    "max ≥ 40× the peer's events/s",
+    maxFig?.peerRatio == null ? null : maxFig.peerRatio >= 40,
+    maxFig?.peerRatio != null ? `${fmt(maxFig.peerRatio, 1)}× (${fmt(maxFig.eventsPerSecond)} vs ${fmt(input.peer?.eventsPerSecond, 1)} events/s)` : 'the peer did not run',
+  )
+  add(
+    'instances-x2',
+    'two instances on one database not slower together than one (max-x2 ≥ max)',
+    instances ? instances.ratio >= 1 : null,
+    instances ? `${fmt(instances.twoEventsPerSecond)} vs ${fmt(instances.oneEventsPerSecond)} events/s (${fmt(instances.ratio, 2)}×)` : 'max and max-x2 not both run',
+  )
 
   add(
     'max-rate',
@@ -110,8 +166,14 @@ export function evaluateTargets(modes: Partial<Record<ModeName, ModeResult>>, ma
     max && maxP99.every((v) => v !== null) ? maxP99.every((v) => v! <= 50) : null,
     max ? `/api/stats ${fmt(maxP99[0], 1)} ms, getProfile ${fmt(maxP99[1], 1)} ms${max.failedRequests ? `, ${max.failedRequests} failed` : ''}` : 'max not run',
   )
-  const ad = [p99(adaptive, 'GET /api/stats'), p99(adaptive, 'getProfile')]
   const base = [p99(idle, 'GET /api/stats'), p99(idle, 'getProfile')]
+  add(
+    'max-api-p99-vs-idle',
+    'API p99 during max ≤ 3× idle (each endpoint)',
+    max && idle && [...maxP99, ...base].every((v) => v !== null) ? maxP99.every((v, i) => v! <= 3 * base[i]!) : null,
+    max && idle ? `/api/stats ${fmt(maxP99[0], 1)} vs idle ${fmt(base[0], 1)} ms, getProfile ${fmt(maxP99[1], 1)} vs ${fmt(base[1], 1)} ms` : 'max or idle not run',
+  )
+  const ad = [p99(adaptive, 'GET /api/stats'), p99(adaptive, 'getProfile')]
   const comparable = adaptive && idle && [...ad, ...base].every((v) => v !== null)
   add(
     'adaptive-api-p99',
@@ -129,22 +191,51 @@ function apiCell(r: ModeResult, name: string): string {
   return e ? `${fmt(e.p50Ms, 1)} / ${fmt(e.p99Ms, 1)}` : '–'
 }
 
-export function markdown(results: BenchResults): string {
-  const { machine, workload, modes } = results
-  const idle = modes.idle
-  const lines: string[] = []
-  lines.push(`# skyfill backfill bench (${results.variant})`)
-  lines.push('')
-  lines.push(
+const modeLabel = (mode: ModeName, r: { instances?: number }) => ((r.instances ?? 1) > 1 ? `${mode} (${r.instances} instances)` : mode)
+
+function headerLine(results: BenchResults): string {
+  const { machine, workload, git } = results
+  return (
     `${results.date} · ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB · Node ${machine.nodeVersion} · PostgreSQL ${machine.postgresVersion} (embedded) · ` +
-      `workload: ${fmt(workload.events)} events, ${fmt(workload.accounts)} accounts (seed ${workload.seed}) · bench took ${fmt(results.durationS)} s` +
-      (results.git ? ` · commit ${results.git.commit.slice(0, 7)}${results.git.uncommittedServerChanges.length ? ` + uncommitted changes to ${results.git.uncommittedServerChanges.join(', ')}` : ''}` : ''),
+    `workload: ${fmt(workload.events)} events, ${fmt(workload.accounts)} accounts (seed ${workload.seed}) · bench took ${fmt(results.durationS)} s` +
+    (git ? ` · commit ${git.commit.slice(0, 7)}${git.uncommittedServerChanges.length ? ` + uncommitted changes to ${git.uncommittedServerChanges.join(', ')}` : ''}` : '')
   )
-  lines.push('')
-  lines.push(
+}
+
+function limitLine(limit: LimitResult): string {
+  return (
+    `**The limit** (measured first, on the same workload, each part alone): decode alone \`d\` = ${fmt(limit.decodePerSecond)} frames/s ` +
+    `(the ${limit.decoder} decoder on one thread, frames from memory into pipeline items in batches of ${fmt(limit.batchSize)}), ` +
+    `write alone \`w\` = ${fmt(limit.writePerSecond)} frames/s (the indexer's BatchWriter into a fresh database: each batch's planning and ` +
+    `transaction, ${limit.concurrency} in flight; ${fmt(limit.recordsPerSecond)} records/s), over ${fmt(limit.events)} frames: ` +
+    `**limit = 1 / (1/d + 1/w) = ${fmt(limit.eventsPerSecond)} events/s**. Per CPU-second: decode ${fmt(limit.decodePerCpuSecond)} frames, ` +
+    `write ${fmt(limit.writePerCpuSecond)} frames (the writer's and Postgres's CPU together).`
+  )
+}
+
+function figuresTable(figures: Partial<Record<ModeName, ModeFigures>>, limit: LimitResult | null): string[] {
+  const lines = [
+    `| Mode | Events/s | Fraction of limit${limit ? ` (${fmt(limit.eventsPerSecond)}/s)` : ''} | Records/s | Events per CPU-s | Peak RSS MB | /api/stats p99 ms | getProfile p99 ms | Peer ratio |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ]
+  for (const mode of MODES) {
+    const f = figures[mode]
+    if (!f) continue
+    lines.push(
+      `| ${modeLabel(mode, f)} | ${fmt(f.eventsPerSecond, (f.eventsPerSecond ?? 100) < 100 ? 1 : 0)} | ${f.fractionOfLimit === null ? '–' : `${fmt(f.fractionOfLimit * 100, 1)}%`} | ` +
+        `${fmt(f.recordsPerSecond)} | ${fmt(f.eventsPerCpuSecond)} | ${fmt(f.peakRssMb)} | ${fmt(f.apiP99Ms['GET /api/stats'], 1)} | ${fmt(f.apiP99Ms.getProfile, 1)} | ` +
+        `${f.peerRatio === null ? '–' : `${fmt(f.peerRatio, 1)}×`} |`,
+    )
+  }
+  return lines
+}
+
+function modesTable(modes: BenchResults['modes']): string[] {
+  const idle = modes.idle
+  const lines = [
     '| Mode | Events/s | Events per CPU-s | Server CPU % of a core (net of idle) | Postgres CPU % | Peak RSS MB (VmHWM / sampled) | Backfill DB conns max / mean | Loop delay p99 ms (mean / max) | /api/stats p50 / p99 ms | getProfile p50 / p99 ms | Failed requests | Other load on machine, % of a core |',
-  )
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ]
   for (const mode of MODES) {
     const r = modes[mode]
     if (!r) continue
@@ -152,51 +243,89 @@ export function markdown(results: BenchResults): string {
     const rate = mode === 'idle' ? '–' : `${fmt(w.eventsPerSecond, w.eventsPerSecond < 100 ? 1 : 0)}${r.nominalEventsPerSecond ? ` (of ${r.nominalEventsPerSecond})` : ''}`
     const net = mode === 'idle' ? '' : ` (${fmt(netCpuPercent(r, idle), 1)})`
     lines.push(
-      `| ${mode} | ${rate} | ${fmt(w.eventsPerCpuSecond)} | ${fmt(w.cpu.serverCpuPercent, 1)}${net} | ${fmt(w.cpu.postgresCpuPercent, 1)} | ` +
+      `| ${modeLabel(mode, r)} | ${rate} | ${fmt(w.eventsPerCpuSecond)} | ${fmt(w.cpu.serverCpuPercent, 1)}${net} | ${fmt(w.cpu.postgresCpuPercent, 1)} | ` +
         `${fmt(r.memory.vmHwmMb)} / ${fmt(r.memory.maxSampledRssMb)} | ${mode === 'idle' ? '–' : `${r.dbConnections.max} / ${fmt(r.dbConnections.mean, 2)}`} | ` +
         `${fmt(w.loopDelayP99Ms.mean, 1)} / ${fmt(w.loopDelayP99Ms.max, 1)} | ${apiCell(r, 'GET /api/stats')} | ${apiCell(r, 'getProfile')} | ${r.failedRequests} | ${fmt(w.cpu.otherCpuPercent, 0)} |`,
     )
   }
+  return lines
+}
+
+function wholeRunLines(modes: BenchResults['modes']): string[] {
   const whole = modes.max?.wholeRun
-  if (whole) {
+  if (!whole) return []
+  const lines = [
+    '',
+    `**max, whole workload:** ${fmt(whole.events)} events${whole.completed ? '' : ' (stopped at the time cap)'} in ${fmt(whole.seconds, 1)} s: ` +
+      `${fmt(whole.eventsPerSecond)} events/s, ${fmt(whole.eventsPerCpuSecond)} events per CPU-second (server at ${fmt(whole.serverCpuPercent, 1)}% of a core), ` +
+      `peak RSS ${fmt(whole.vmHwmMb)} MB (VmHWM; sampled max ${fmt(whole.maxSampledRssMb)} MB; V8 heap in use at most ${fmt(whole.maxHeapUsedMb)} MB).`,
+  ]
+  const after = whole.afterComplete
+  if (after) {
+    const cell = (name: string) => {
+      const e = after.api.find((x) => x.name === name)
+      return e ? `${fmt(e.p50Ms, 1)} / ${fmt(e.p99Ms, 1)} ms` : '–'
+    }
     lines.push('')
     lines.push(
-      `**max, whole workload:** ${fmt(whole.events)} events${whole.completed ? '' : ' (stopped at the time cap)'} in ${fmt(whole.seconds, 1)} s: ` +
-        `${fmt(whole.eventsPerSecond)} events/s, ${fmt(whole.eventsPerCpuSecond)} events per CPU-second (server at ${fmt(whole.serverCpuPercent, 1)}% of a core), ` +
-        `peak RSS ${fmt(whole.vmHwmMb)} MB (VmHWM; sampled max ${fmt(whole.maxSampledRssMb)} MB; V8 heap in use at most ${fmt(whole.maxHeapUsedMb)} MB).`,
+      `**max, after completion** (same server and ${fmt(whole.events)}-event database, backfill done, ${fmt(after.seconds, 0)} s): ` +
+        `/api/stats p50 / p99 ${cell('GET /api/stats')}, getProfile ${cell('getProfile')}, loop delay p99 ${fmt(after.loopDelayP99Ms.mean, 1)} ms mean, ` +
+        `server CPU ${fmt(after.serverCpuPercent, 1)}%: the API's cost on this much data without a backfill running.`,
     )
-    const after = whole.afterComplete
-    if (after) {
-      const cell = (name: string) => {
-        const e = after.api.find((x) => x.name === name)
-        return e ? `${fmt(e.p50Ms, 1)} / ${fmt(e.p99Ms, 1)} ms` : '–'
-      }
-      lines.push('')
-      lines.push(
-        `**max, after completion** (same server and ${fmt(whole.events)}-event database, backfill done, ${fmt(after.seconds, 0)} s): ` +
-          `/api/stats p50 / p99 ${cell('GET /api/stats')}, getProfile ${cell('getProfile')}, loop delay p99 ${fmt(after.loopDelayP99Ms.mean, 1)} ms mean, ` +
-          `server CPU ${fmt(after.serverCpuPercent, 1)}%: the API's cost on this much data without a backfill running.`,
-      )
-    }
   }
+  return lines
+}
+
+/** The figures of one run: what results.md and BACKFILL_OPTIMIZATION.md both show. */
+function figureLines(results: BenchResults): string[] {
+  const { modes } = results
+  const limit = results.limit ?? null
+  const lines: string[] = [headerLine(results), '']
+  if (limit) lines.push(limitLine(limit), '')
+  lines.push(...figuresTable(figuresOf(results), limit))
+  const inst = results.instances
+  if (inst) {
+    lines.push('')
+    lines.push(
+      `**Two instances on one database** (max-x2: two server processes sharing the window as seq ranges, the same settings) against one (max), in the same run: ` +
+        `${fmt(inst.twoEventsPerSecond)} vs ${fmt(inst.oneEventsPerSecond)} events/s together, ${fmt(inst.ratio, 2)}×.`,
+    )
+  }
+  lines.push('')
+  lines.push(...modesTable(modes))
+  lines.push(...wholeRunLines(modes))
   lines.push('')
   lines.push(
     `Windows: ${MODES.filter((m) => modes[m]).map((m) => `${m} ${fmt(modes[m]!.window.seconds, 1)} s`).join(', ')}, each after a warm-up; ` +
       `API load ${results.config.apiRatePerSec} req/s to each endpoint throughout. CPU is utime+stime from /proc of the server's node process; ` +
       `"net of idle" subtracts what the server spent in the idle mode (API load, dashboard stream, timers) with the backfill off.`,
   )
-  lines.push('')
-  lines.push('## Targets')
-  lines.push('')
-  for (const t of results.targets) {
-    const mark = t.met === null ? '–' : t.met ? '✓' : '✗'
-    lines.push(`- ${mark} ${t.description}: ${t.actual}`)
-  }
+  return lines
+}
+
+function targetLines(targets: readonly Target[]): string[] {
+  return targets.map((t) => `- ${t.met === null ? '–' : t.met ? '✓' : '✗'} ${t.description}: ${t.actual}`)
+}
+
+/** What BACKFILL_OPTIMIZATION.md quotes between its bench markers: the run's figures and targets, nothing else. */
+export function docSection(results: BenchResults): string {
+  return [...figureLines(results), '', '**Targets** (✓ met, ✗ missed, – not measured in this run):', '', ...targetLines(results.targets)].join('\n')
+}
+
+/** `pictures`: the SVG file (next to the report) of each mode that has a timeline. */
+export function markdown(results: BenchResults, pictures: Partial<Record<ModeName, string>> = {}): string {
+  const { modes } = results
+  const lines: string[] = [`# skyfill backfill bench (${results.variant})`, '', ...figureLines(results)]
+  lines.push('', '## Targets', '', ...targetLines(results.targets))
   if (results.notes.length) {
-    lines.push('')
-    lines.push('## Notes')
-    lines.push('')
+    lines.push('', '## Notes', '')
     for (const n of results.notes) lines.push(`- ${n}`)
+  }
+  const drawn = MODES.filter((m) => pictures[m])
+  if (drawn.length) {
+    lines.push('', '## Over time', '')
+    lines.push("Each mode from its server's start to its stop, sampled every second: events/s committed, server CPU (% of a core) and resident memory; the shaded band is the measurement window.")
+    for (const m of drawn) lines.push('', `![${m}: events/s, CPU and RSS over time](${pictures[m]})`)
   }
   const profile = modes.max?.profile
   if (profile) {

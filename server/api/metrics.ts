@@ -237,7 +237,7 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
   gauge('skyfill_cpu_percent', 'Process CPU over the last sampling interval, percent of one core', (s) => s.system.cpuPercent)
   new Gauge({
     name: 'skyfill_event_loop_delay_seconds',
-    help: 'Event-loop delay over the last sampling interval',
+    help: 'Event-loop delay over the last sampling interval: how late a due callback ran (0 on an idle loop)',
     labelNames: ['stat'],
     registers: [registry],
     collect() {

@@ -2,7 +2,7 @@
 // account status it holds against what the PDS answered for the repository. Pure: the caller resolves and fetches.
 
 export type HandleDifference = { kind: 'handle'; served: string | null; verified: string | null }
-export type StatusDifference = { kind: 'status'; stored: string; remote: string }
+export type StatusDifference = { kind: 'status'; stored: string; remote: RemoteAccount }
 
 /** What the PDS said of the repository: it served it (active), or the account status of its refusal. */
 export type RemoteAccount = 'active' | 'takendown' | 'suspended' | 'deactivated' | 'deleted' | 'not-found' | 'no-pds'
@@ -28,9 +28,14 @@ const EXPECTED: Record<RemoteAccount, string | null> = {
   'no-pds': null,
 }
 
+/** The actors.status a PDS's answer means; null when it says nothing (no PDS to ask). */
+export function statusFor(remote: RemoteAccount): string | null {
+  return EXPECTED[remote]
+}
+
 /** `stored`: actors.status (null: no actor row, which is served as active). */
 export function statusDifference(stored: string | null, remote: RemoteAccount): StatusDifference | null {
-  const expected = EXPECTED[remote]
+  const expected = statusFor(remote)
   const have = stored ?? 'active'
   return expected === null || expected === have ? null : { kind: 'status', stored: have, remote }
 }

@@ -82,3 +82,17 @@ export async function removeDifferingRows(db: Queryable, did: string, rev: strin
   }
   return removed
 }
+
+/**
+ * Sets an account's status to what its PDS answered, unless it changed since the audit read it (`stored`; 'active'
+ * also when there was no actor row). status_seq is left alone: the next #account event from the stream, being
+ * later than this, still applies over it.
+ */
+export async function repairStatus(db: Queryable, did: string, stored: string, status: string): Promise<boolean> {
+  const res = await db.query(
+    `INSERT INTO actors (did, status) VALUES ($1, $2)
+     ON CONFLICT (did) DO UPDATE SET status = EXCLUDED.status WHERE actors.status = $3`,
+    [did, status, stored],
+  )
+  return res.rowCount === 1
+}

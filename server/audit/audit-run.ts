@@ -6,7 +6,8 @@
 // Memory: the repositories are taken from the database a page at a time; the report keeps every repository that
 // differs or could not be checked (with a few examples each), and equal ones only up to a limit.
 import type pg from 'pg'
-import { allDids, removeDifferingRows, sampleDids } from './audit-db.js'
+import { statusFor } from './account-check.js'
+import { allDids, removeDifferingRows, repairStatus, sampleDids } from './audit-db.js'
 import { auditRepo, type RepairPlan, type RepoAuditDeps } from './audit-repo.js'
 import {
   addToTotals,
@@ -159,7 +160,16 @@ export class AuditRun {
     for (const [did, plan] of plans) removed += await removeDifferingRows(db, did, plan.rev, plan.rows)
     const resync = [...plans.keys()]
     const reverify = listed.filter((r) => r.differences.handle > 0).map((r) => r.did)
-    log(`Audit: repairing ${resync.length} repositories (${removed} differing rows removed first), verifying ${reverify.length} identities again`)
+    let statuses = 0
+    for (const r of listed) {
+      const difference = r.examples.status
+      const status = difference && statusFor(difference.remote)
+      if (difference && status && (await repairStatus(db, r.did, difference.stored, status))) statuses++
+    }
+    log(
+      `Audit: repairing ${resync.length} repositories (${removed} differing rows removed first), ` +
+        `${statuses} account statuses set to what their PDS answered, verifying ${reverify.length} identities again`,
+    )
     await Promise.all([resync.length ? this.deps.resync(resync, signal) : null, reverify.length ? this.deps.reverify(reverify, signal) : null])
   }
 }

@@ -52,6 +52,7 @@ export type BackfillConfig = {
   /** Which throttle values the operator set explicitly (they override profile and governor). */
   explicit: Partial<Record<keyof ThrottleSettings, true>>
   maxCpuPercent: number
+  /** The adaptive governor's budget for event-loop lateness (p99 over a second; an idle loop reads 0). */
   maxLagMs: number
   schedule: Schedule | null
   stallTimeoutMs: number
@@ -165,7 +166,7 @@ function parseBackfill(env: Env): BackfillConfig {
     throttle,
     explicit,
     maxCpuPercent: integer(env, 'BACKFILL_MAX_CPU_PERCENT', 1, 800) ?? 15,
-    maxLagMs: integer(env, 'BACKFILL_MAX_LAG_MS', 1, 10000) ?? 20,
+    maxLagMs: integer(env, 'BACKFILL_MAX_LAG_MS', 1, 10000) ?? 10,
     schedule: scheduleText === undefined ? null : parseSchedule(scheduleText),
     stallTimeoutMs: integer(env, 'BACKFILL_STALL_TIMEOUT_MS', 1000, 3600000) ?? 60000,
     decoder: oneOf(env, 'BACKFILL_DECODER', DECODERS) ?? 'lean',

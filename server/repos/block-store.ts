@@ -4,9 +4,9 @@
 // Reads from the file are synchronous: the file was written moments before and is read from the page cache in
 // microseconds, where a thread-pool round trip per block made a walk three times slower (MST nodes are read one
 // after another). A walk's chunk size bounds how many reads happen in one turn of the event loop.
-// The file is removed by close(), and by an exit hook if the process ends first.
+// The file has no name once open (see SpillFile): close() frees it, and so does the end of the process, however it ends.
 import { randomUUID } from 'node:crypto'
-import { readSync, unlinkSync } from 'node:fs'
+import { readSync } from 'node:fs'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { CarSection } from './car-stream.js'
@@ -110,25 +110,11 @@ export class BlockStore {
   }
 }
 
-const liveSpillFiles = new Set<string>()
-let exitHookInstalled = false
-
-function guardAtExit(file: string): void {
-  liveSpillFiles.add(file)
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.on('exit', () => {
-    for (const live of liveSpillFiles) {
-      try {
-        unlinkSync(live)
-      } catch {
-        // already gone
-      }
-    }
-  })
-}
-
-/** An append-only temp file with buffered writes and positioned reads. */
+/**
+ * An append-only temp file with buffered writes and positioned reads. Its name is unlinked as soon as it is open:
+ * the kernel frees the blocks when the descriptor closes, so a process killed mid-walk (SIGKILL, OOM) leaves no file
+ * behind and nothing has to sweep the shared temp folder, which other instances on the machine also use.
+ */
 class SpillFile {
   private size = 0
   private readonly buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES)
@@ -143,7 +129,12 @@ class SpillFile {
   static async create(dir: string): Promise<SpillFile> {
     const file = path.join(dir, `skyfill-repo-${randomUUID()}.blocks`)
     const handle = await open(file, 'wx+', 0o600)
-    guardAtExit(file)
+    try {
+      await unlink(file)
+    } catch (err) {
+      await handle.close()
+      throw new Error(`spill file ${file}: cannot unlink it after creating it: ${(err as Error).message}`)
+    }
     return new SpillFile(file, handle)
   }
 
@@ -178,11 +169,6 @@ class SpillFile {
   async remove(): Promise<void> {
     if (this.removed) return
     this.removed = true
-    liveSpillFiles.delete(this.file)
-    try {
-      await this.handle.close()
-    } finally {
-      await unlink(this.file).catch(() => {})
-    }
+    await this.handle.close()
   }
 }

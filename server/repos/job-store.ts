@@ -58,6 +58,9 @@ export type RepoRow = {
 /** `dataCid` is null when the PDS said nothing changed since the window's start (an empty `since` diff). */
 export type DoneInfo = { rev: string; dataCid: string | null; records: number; host: string }
 
+/** What recording a failure did: the job waits for another try, has none left, or was no longer this owner's. */
+export type FailureOutcome = 'retrying' | 'given-up' | 'not-held'
+
 export type FailureView = { did: string; host: string | null; reason: string; attempts: number; nextTryAt: Date | null }
 
 export type HostCounts = { host: string | null; pending: number; fetching: number; done: number; failed: number }
@@ -76,7 +79,7 @@ export interface RepoJobStore {
   renew(owner: string, dids: string[], leaseMs: number): Promise<string[]>
   /** In the writer's transaction (pass its client), so a repository's rows and its done state commit together. */
   markDone(client: Queryable, did: string, owner: string, info: DoneInfo): Promise<boolean>
-  markFailed(did: string, owner: string, reason: string, options: { retryable: boolean; host?: string }): Promise<boolean>
+  markFailed(did: string, owner: string, reason: string, options: { retryable: boolean; host?: string }): Promise<FailureOutcome>
   markUnavailable(did: string, owner: string, status: string | null, reason: string): Promise<boolean>
   /** A job whose host is parked goes back to pending, its host recorded so claims pass over it meanwhile; no attempt counted. */
   defer(did: string, owner: string, host: string): Promise<boolean>
@@ -266,13 +269,13 @@ export class PgRepoJobStore implements RepoJobStore {
     owner: string,
     reason: string,
     options: { retryable: boolean; host?: string },
-  ): Promise<boolean> {
+  ): Promise<FailureOutcome> {
     const held = await this.pool.query<{ attempts: number }>(
       `SELECT attempts FROM repos WHERE did = $1 AND lease_owner = $2 AND ${from('failed')}`,
       [did, owner],
     )
     const before = held.rows[0]?.attempts
-    if (before === undefined) return false
+    if (before === undefined) return 'not-held'
     const { attempts, retryInMs } = afterFailure(before, options.retryable, this.retry, this.random)
     // `attempts = $3` makes read-then-write safe without a transaction: a takeover in between changes the owner
     const res = await this.pool.query(
@@ -283,7 +286,8 @@ export class PgRepoJobStore implements RepoJobStore {
        WHERE did = $1 AND lease_owner = $2 AND attempts = $3 AND ${from('failed')}`,
       [did, owner, before, attempts, reason, retryInMs, options.host ?? null],
     )
-    return res.rowCount === 1
+    if (res.rowCount !== 1) return 'not-held'
+    return retryInMs === null ? 'given-up' : 'retrying'
   }
 
   async markUnavailable(did: string, owner: string, status: string | null, reason: string): Promise<boolean> {

@@ -147,8 +147,9 @@ export class RepoWorkers {
       }
       const message = err instanceof Error ? err.message : String(err)
       const retryable = err instanceof RepoFetchFailed ? err.retryable : false
-      await store.markFailed(job.did, owner, message, { retryable, host: fetched?.host })
-      if (!retryable) await this.opts.onGivenUp(job.did, message)
+      const outcome = await store.markFailed(job.did, owner, message, { retryable, host: fetched?.host })
+      // out of attempts is as final as not retryable: a resync that ends here must not stay 'resyncing'
+      if (outcome === 'given-up') await this.opts.onGivenUp(job.did, message)
       this.logFailureKind(message, job.did)
     } finally {
       await fetched?.car?.close()

@@ -84,10 +84,18 @@ export class IdentityService {
     this.recount()
   }
 
+  /**
+   * Ends every request in flight and any wait for a parked host (PLC's retry-after can be minutes), so that those
+   * waiting on a resolution — repo jobs, the refresher — can stop now; later resolutions fail at once.
+   */
+  cancelRequests(): void {
+    this.shutdown.abort()
+  }
+
   /** Aborts the requests in flight (their claims are given back, due now) and resolves once nothing runs. */
   async stop(): Promise<void> {
     const stopped = this.refresher.stop()
-    this.shutdown.abort()
+    this.cancelRequests()
     await Promise.all([stopped, this.counting])
   }
 

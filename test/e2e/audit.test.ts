@@ -103,7 +103,7 @@ describe('npm run audit against the reference PDS', () => {
     expect(output).toMatch(/^total\s+3 checked/m)
   })
 
-  it('names a deleted row, a changed CID and an added row, exactly; --fix repairs them; the next audit exits 0', async () => {
+  it('names a deleted row, a changed CID, an added row and a wrong account status, exactly; --fix repairs them; the next audit exits 0', async () => {
     const { rows: posts } = await pool.query<{ uri: string; did: string; rkey: string; cid: string }>(
       'SELECT uri, did, rkey, cid FROM posts ORDER BY uri LIMIT 2',
     )
@@ -120,10 +120,19 @@ describe('npm run audit against the reference PDS', () => {
       [changed!.uri, addedUri],
     )
 
+    const { rows: others } = await pool.query<{ did: string }>('SELECT did FROM actors WHERE did <> $1 ORDER BY did LIMIT 1', [did])
+    const deactivated = others[0]!.did
+    await pool.query(`UPDATE actors SET status = 'deactivated' WHERE did = $1`, [deactivated])
+
     const damaged = await audit('damaged', '--all')
     expect(damaged.code, damaged.output).toBe(1)
-    expect(damaged.report.totals.differences).toEqual({ missing: 1, extra: 1, stale: 1, handle: 0, status: 0 })
-    expect(damaged.report.totals.reposDiffering).toBe(1)
+    expect(damaged.report.totals.differences).toEqual({ missing: 1, extra: 1, stale: 1, handle: 0, status: 1 })
+    expect(damaged.report.totals.reposDiffering).toBe(2)
+    expect(damaged.report.repos.find((r) => r.did === deactivated)!.examples.status).toEqual({
+      kind: 'status',
+      stored: 'deactivated',
+      remote: 'active',
+    })
     const repo = damaged.report.repos.find((r) => r.did === did)!
     expect(repo.examples.missing.map((e) => prefix + e.key)).toEqual([gone!.uri])
     expect(repo.examples.stale.map((e) => [prefix + e.key, e.carCid])).toEqual([[changed!.uri, changed!.cid]])
@@ -131,7 +140,11 @@ describe('npm run audit against the reference PDS', () => {
 
     const fixed = await audit('fix', '--all', '--fix')
     expect(fixed.code, fixed.output).toBe(0)
-    expect(fixed.report.repair).toMatchObject({ queued: [did], repaired: [did], stillDiffering: [] })
+    expect(fixed.report.repair!.queued.sort()).toEqual([did, deactivated].sort())
+    expect(fixed.report.repair!.repaired.sort()).toEqual([did, deactivated].sort())
+    expect(fixed.report.repair!.stillDiffering).toEqual([])
+    const { rows: status } = await pool.query('SELECT status FROM actors WHERE did = $1', [deactivated])
+    expect(status).toEqual([{ status: 'active' }])
     expect(fixed.report.repair!.after.differences).toEqual({ missing: 0, extra: 0, stale: 0, handle: 0, status: 0 })
 
     const again = await audit('again', '--all')

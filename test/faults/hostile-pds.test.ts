@@ -337,6 +337,29 @@ describe.concurrent('a backfill from hostile PDSes', () => {
     )
   })
 
+  it('the PLC directory parking its host for 10 minutes (429 retry-after): the server still stops in seconds, the jobs given back', async () => {
+    const pds = await startHostilePds(HEALTHY, { plcRetryAfterS: 600 })
+    const run = await startBackfill(pds.url, { BACKFILL_DAYS: 'all', PLC_URL: pds.url, ALLOW_PRIVATE_HOSTS: 'true', BACKFILL_PROFILE: 'max' })
+    try {
+      await until(() => pds.requests.some((r) => r.path.startsWith('/did:') && r.status === 429), 20_000, 'the directory to answer 429')
+      await until(async () => {
+        const { rows } = await run.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM repos WHERE state = 'fetching'`)
+        return rows[0]!.n > 0
+      }, 20_000, 'a job to wait for the parked directory')
+      const started = Date.now()
+      await run.sky.stop()
+      expect(Date.now() - started).toBeLessThan(5000)
+      const { rows } = await run.pool.query<{ state: string; attempts: number; lease_owner: string | null }>(
+        'SELECT state, attempts, lease_owner FROM repos ORDER BY did',
+      )
+      expect(rows).toEqual(Object.keys(HEALTHY).map(() => ({ state: 'pending', attempts: 0, lease_owner: null })))
+    } finally {
+      await run.pool.end()
+      await run.db.drop()
+      await pds.close()
+    }
+  }, 40_000)
+
   it('a redirect loop on getRepo: stopped at the first URL seen twice, not retried', async () => {
     await withCase(withFault({ kind: 'redirect-loop' }), async (c) => {
       await settled(c)

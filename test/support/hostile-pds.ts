@@ -55,6 +55,8 @@ export type HostileRepo = {
 export type HostileOptions = {
   /** From the first DID document asked for, the directory answers 503 for this long. */
   plcOutageMs?: number
+  /** The directory answers every DID document request 429 with `retry-after` of this many seconds. */
+  plcRetryAfterS?: number
 }
 
 /** `did`: the one a getRepo or getLatestCommit asked for, or whose document was asked for. */
@@ -251,6 +253,10 @@ export async function startHostilePds(repos: Record<string, HostileRepo>, option
     if (listener === 'directory' && path.startsWith('/did:')) {
       const doc = byDid.get(path.slice(1))
       outageFrom ??= Date.now()
+      if (options.plcRetryAfterS) {
+        res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': String(options.plcRetryAfterS) }).end('Too Many Requests')
+        return 429
+      }
       if (options.plcOutageMs && Date.now() - outageFrom < options.plcOutageMs) {
         res.writeHead(503, { 'content-type': 'text/plain' }).end('Service Unavailable')
         return 503

@@ -9,6 +9,9 @@ import type { Keypair } from '@atproto/crypto'
 import { signCommit } from '@atproto/repo'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
+import { keyLayer } from '../../server/pipeline/decoder/mst.js'
+
+export { keyLayer }
 
 export type Block = { cid: CID; bytes: Uint8Array }
 export type MstLeaf = { key: string; cid: CID }
@@ -24,20 +27,6 @@ export function cborBlock(value: unknown): Block {
 export function rawBlock(bytes: Uint8Array): Block {
   const digest = createHash('sha256').update(bytes).digest()
   return { cid: CID.createV1(DAG_CBOR, createDigest(SHA2_256, digest)), bytes }
-}
-
-export function keyLayer(key: string): number {
-  const hash = createHash('sha256').update(key, 'latin1').digest()
-  let zeroBits = 0
-  for (const byte of hash) {
-    if (byte === 0) {
-      zeroBits += 8
-      continue
-    }
-    zeroBits += Math.clz32(byte) - 24
-    break
-  }
-  return Math.floor(zeroBits / 2)
 }
 
 /** The MST over `leaves` (sorted by key, unique); every node goes to `onBlock`; returns the root CID. */

@@ -1,10 +1,11 @@
-// Child process for the spill-file exit guard: opens a spilled repository CAR, reports the files in the spill
-// directory, and exits without close(), as a process that dies mid-walk would.
+// Child process for the spill-file exit test: opens a spilled repository CAR, reports what the spill folder and
+// its own descriptors hold, and dies by SIGKILL without close(), as a process killed mid-walk would.
 //   node --import tsx test/support/spill-exit-child.ts <spillDir>
 import { readdirSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { openRepoCar } from '../../server/repos/repo-car.js'
+import { openUnlinkedFilesIn } from './open-spill-files.js'
 import { buildRepoCar } from './repo-car-builder.js'
 
 const spillDir = process.argv[2]
@@ -22,5 +23,5 @@ const car = await openRepoCar(Readable.from([repo.bytes]), {
   verifyKey: null,
   partial: false,
 })
-process.stdout.write(`${JSON.stringify({ spilled: car.spilled, files: readdirSync(spillDir).length })}\n`)
-process.exit(0)
+const report = { spilled: car.spilled, files: readdirSync(spillDir).length, open: openUnlinkedFilesIn(spillDir) }
+process.stdout.write(`${JSON.stringify(report)}\n`, () => process.kill(process.pid, 'SIGKILL'))

@@ -8,7 +8,13 @@ import { isValidDid, isValidTid } from '@atproto/syntax'
 import { CID } from 'multiformats/cid'
 import type { ControlFrame } from '../../events/index.js'
 
-export type RepoOpBody = { action: 'create' | 'update' | 'delete'; path: string; cid: CID | null }
+export type RepoOpBody = {
+  action: 'create' | 'update' | 'delete'
+  path: string
+  cid: CID | null
+  /** The record CID the op replaced or deleted (Sync 1.1); absent from creates and older frames. */
+  prev?: CID | null
+}
 
 export type CommitBody = {
   seq: number
@@ -108,10 +114,11 @@ function commitBody(body: Body): CommitBody {
 // The path's collection/rkey syntax is checked per op later, so one bad path rejects one op, not the commit.
 function checkOp(op: unknown, index: number): void {
   need(isMap(op), `ops[${index}]`, 'a map')
-  const { action, path, cid } = op as Body
+  const { action, path, cid, prev } = op as Body
   need(typeof action === 'string' && ACTIONS.has(action), `ops[${index}].action`, 'create, update or delete')
   need(typeof path === 'string', `ops[${index}].path`, 'a string')
   need(cid === null || isCid(cid), `ops[${index}].cid`, 'a CID or null')
+  need(prev === undefined || prev === null || isCid(prev), `ops[${index}].prev`, 'a CID or null')
 }
 
 function identityBody(body: Body): IdentityBody {

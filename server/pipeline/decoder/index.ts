@@ -1,6 +1,7 @@
 import { DidPlcResolver, IdResolver, MemoryCache } from '@atproto/identity'
 import { createLeanDecoder } from './lean.js'
-import { createSyncDecoder, createVerifiedDecoder } from './sync.js'
+import { createSyncDecoder } from './sync.js'
+import { createVerifiedDecoder } from './verified.js'
 import type { DecoderName, FrameDecoder } from './types.js'
 
 export type { DecoderName, FrameDecoder } from './types.js'

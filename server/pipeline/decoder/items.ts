@@ -3,16 +3,19 @@ import { decode } from '@atproto/lex-cbor'
 import { CID } from 'multiformats/cid'
 import type {
   AccountEvent,
+  AccountStatus,
   CommitPosition,
   DecodeResult,
   IdentityEvent,
   PipelineItem,
+  RecordOp,
+  RecordValue,
   Reject,
   RejectCategory,
   SyncPosition,
 } from '../../events/index.js'
 import { type CarBlocks, type CidLike, readCar } from './car.js'
-import type { CommitBody, IdentityBody, ParsedFrame, RepoOpBody, SyncBody } from './frame.js'
+import type { AccountBody, CommitBody, IdentityBody, ParsedFrame, RepoOpBody, SyncBody } from './frame.js'
 import { parseOpPath } from './ops.js'
 
 export const REASON = {
@@ -24,6 +27,8 @@ export const REASON = {
   commitBlock: (problem: string) => `commit block ${problem}: the repo's position cannot be followed`,
   accountStatus: (status: string) => `account status "${status}" is not indexed`,
 } as const
+
+const INACTIVE_STATUSES: ReadonlySet<string> = new Set<AccountStatus>(['takendown', 'suspended', 'deactivated', 'deleted'])
 
 const EXCERPT_BYTES = 64
 const EXCERPT_CHARS = 300
@@ -101,6 +106,37 @@ function commitData(car: CarBlocks, cid: CidLike | undefined, did: string, rev: 
   if (!dataCid) return 'has no data CID'
   if (commitDid !== did || commitRev !== rev) return "names another repo or rev than the frame's"
   return { data: dataCid.toString() }
+}
+
+// Same rule as @atproto/sync's parseAccount: an unrecognised status is not guessed at, whatever `active` says.
+export function accountItem(body: AccountBody): PipelineItem {
+  if (body.status && !INACTIVE_STATUSES.has(body.status)) return accountStatusReject(body, body.status)
+  return accountEvent(body, body.active ? 'active' : ((body.status || 'deactivated') as AccountStatus))
+}
+
+/** A create, update or delete read from the commit's CAR, as every decoder that trusts its blocks reads it. */
+export function opItem(body: CommitBody, op: RepoOpBody, car: CarBlocks): PipelineItem {
+  const { collection, rkey } = parseOpPath(op.path)!
+  const base = { seq: body.seq, time: body.time, did: body.repo, rev: body.rev, collection, rkey }
+  const uri = `at://${body.repo}/${collection}/${rkey}`
+  if (op.action === 'delete') return { ...base, uri, kind: 'delete' }
+  const cid = op.cid!
+  const block = car.get(cid)
+  if (!block) return opReject(body, op, 'car', REASON.missingBlock)
+  let record: unknown
+  try {
+    record = decode(block)
+  } catch (err) {
+    return opReject(body, op, 'record', `record block is not DAG-CBOR: ${errorMessage(err)}`)
+  }
+  if (!isRecordValue(record)) return opReject(body, op, 'record', 'record is not a map')
+  return { ...base, uri, kind: op.action, cid: cid.toString(), record } satisfies RecordOp
+}
+
+function isRecordValue(value: unknown): value is RecordValue {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }
 
 export function identityEvent(body: IdentityBody, handle: string | null): IdentityEvent {

@@ -177,7 +177,7 @@ describe('failures', () => {
     await store.enqueue([entry(1)])
     await store.claim('a', 1, 60_000)
     const before = Date.now()
-    expect(await store.markFailed(did(1), 'a', 'getRepo: HTTP 502', { retryable: true, host: 'pds.example.com' })).toBe(true)
+    expect(await store.markFailed(did(1), 'a', 'getRepo: HTTP 502', { retryable: true, host: 'pds.example.com' })).toBe('retrying')
     const row = await store.get(did(1))
     expect(row?.host).toBe('pds.example.com')
     expect(row?.status.state).toBe('failed')
@@ -207,7 +207,8 @@ describe('failures', () => {
     for (let i = 0; i < FAST_RETRY.maxAttempts; i++) {
       await pool.query('UPDATE repos SET next_try_at = now()')
       expect(await store.claim('a', 1, 60_000)).toHaveLength(1)
-      await store.markFailed(did(1), 'a', `failure ${i + 1}`, { retryable: true })
+      const outcome = await store.markFailed(did(1), 'a', `failure ${i + 1}`, { retryable: true })
+      expect(outcome).toBe(i + 1 < FAST_RETRY.maxAttempts ? 'retrying' : 'given-up')
     }
     const row = await store.get(did(1))
     expect(row?.status).toEqual({ state: 'failed', reason: 'failure 3', attempts: 3, nextTryAt: null })
@@ -219,7 +220,7 @@ describe('failures', () => {
   it('a failure that is not retryable is not retried', async () => {
     await store.enqueue([entry(1)])
     await store.claim('a', 1, 60_000)
-    await store.markFailed(did(1), 'a', 'CAR larger than 1 GiB', { retryable: false })
+    expect(await store.markFailed(did(1), 'a', 'CAR larger than 1 GiB', { retryable: false })).toBe('given-up')
     expect((await store.get(did(1)))?.status).toMatchObject({ state: 'failed', attempts: 1, nextTryAt: null })
   })
 
@@ -240,7 +241,7 @@ describe('failures', () => {
     await store.markDone(pool, did(1), 'a', done)
     // a done row that still names an owner (as a hand-edited or buggy row might)
     await pool.query("UPDATE repos SET lease_owner = 'a' WHERE did = $1", [did(1)])
-    expect(await store.markFailed(did(1), 'a', 'late failure', { retryable: true })).toBe(false)
+    expect(await store.markFailed(did(1), 'a', 'late failure', { retryable: true })).toBe('not-held')
     expect(await store.markUnavailable(did(1), 'a', 'deleted', 'late')).toBe(false)
     expect(await store.markDone(pool, did(1), 'a', { ...done, rev: 'other' })).toBe(false)
     expect((await store.get(did(1)))?.status).toMatchObject({ state: 'done', rev: '3l4abc' })

@@ -2,7 +2,8 @@
 // run over the same generated firehose and must produce the same frames.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createLeanDecoder } from '../../../server/pipeline/decoder/lean.js'
-import { createSyncDecoder, createVerifiedDecoder } from '../../../server/pipeline/decoder/sync.js'
+import { createSyncDecoder } from '../../../server/pipeline/decoder/sync.js'
+import { createVerifiedDecoder } from '../../../server/pipeline/decoder/verified.js'
 import type { DecodeResult, PipelineItem, Reject } from '../../../server/events/index.js'
 import type { GeneratedFrame } from '../../../bench/source/generator.js'
 import { accountsOf, frameParts, normalize, withoutBlock, workload, workloadResolver } from './workload.js'

@@ -2,11 +2,12 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { encodeMessageFrame } from '../../../bench/source/frames.js'
 import type { GeneratedFrame } from '../../../bench/source/generator.js'
 import { createDecoder } from '../../../server/pipeline/decoder/index.js'
-import { createVerifiedDecoder } from '../../../server/pipeline/decoder/sync.js'
+import { createVerifiedDecoder } from '../../../server/pipeline/decoder/verified.js'
 import type { DecodeResult, PipelineItem } from '../../../server/events/index.js'
-import { PLC_URL, type WorkloadAccount, accountsOf, workload, workloadResolver } from './workload.js'
+import { PLC_URL, type WorkloadAccount, accountsOf, frameParts, workload, workloadResolver } from './workload.js'
 
 const FAST_RETRY = { attempts: 3, baseDelayMs: 1 }
 
@@ -112,5 +113,52 @@ describe('verified decoder', () => {
     } finally {
       server.close()
     }
+  })
+})
+
+describe('verified decoder, Sync 1.1 inversion', () => {
+  /** The frame re-encoded with `change` applied to its body: the signed CAR stays as it was. */
+  function altered(frame: GeneratedFrame, change: (body: Record<string, unknown>) => Record<string, unknown>): Uint8Array {
+    return encodeMessageFrame('#commit', change(frameParts(frame.bytes).body))
+  }
+
+  const decode = async (bytes: Uint8Array) => items(await createVerifiedDecoder(workloadResolver(accounts), FAST_RETRY).decode(bytes))
+  const withOp = (action: string) => frames.find((f) => f.type === '#commit' && f.writes!.some((w) => w.action === action))!
+
+  it('rejects every op of a commit whose ops do not undo to its prevData, and gives no position', async () => {
+    const other = frameParts(frames.filter((f) => f.type === '#commit').at(-1)!.bytes).body.prevData
+    const decoded = await decode(altered(commit, (body) => ({ ...body, prevData: other })))
+    expect(decoded).toHaveLength(commit.writes!.length)
+    for (const item of decoded) {
+      expect(item).toMatchObject({ kind: 'reject', category: 'verify', seq: commit.seq })
+      expect((item as { reason: string }).reason).toMatch(/its ops undone give \S+, not its prevData/)
+    }
+  })
+
+  it('rejects a commit that leaves out one of its ops, since the rest no longer undo to prevData', async () => {
+    const frame = frames.find((f) => f.type === '#commit' && f.writes!.length >= 2)!
+    const decoded = await decode(altered(frame, (body) => ({ ...body, ops: (body.ops as unknown[]).slice(1) })))
+    expect(decoded).toHaveLength(frame.writes!.length - 1)
+    expect(decoded.every((i) => i.kind === 'reject' && i.category === 'verify')).toBe(true)
+  })
+
+  it.each(['update', 'delete'])('rejects a commit whose %s op has no prev: it cannot be undone', async (action) => {
+    const frame = withOp(action)
+    const ops = (frameParts(frame.bytes).body.ops as Record<string, unknown>[]).map((op) => (op.action === action ? { ...op, prev: null } : op))
+    const decoded = await decode(altered(frame, (body) => ({ ...body, ops })))
+    expect(decoded[0]).toMatchObject({ kind: 'reject', category: 'verify' })
+    expect((decoded[0] as { reason: string }).reason).toMatch(new RegExp(`${action} of \\S+ has no prev`))
+  })
+
+  it('without prevData (Sync 1.0) still rejects just the op the signed tree does not hold', async () => {
+    const frame = frames.find((f) => f.type === '#commit' && f.writes!.filter((w) => w.action !== 'delete').length >= 2)!
+    const { body } = frameParts(frame.bytes)
+    const ops = body.ops as Record<string, unknown>[]
+    const victim = ops.findIndex((op) => op.action !== 'delete')
+    const moved = ops.map((op, i) => (i === victim ? { ...op, path: `${op.path}x` } : op))
+    const decoded = await decode(altered(frame, (b) => ({ ...b, ops: moved, prevData: undefined })))
+    expect(decoded[victim]).toMatchObject({ kind: 'reject', category: 'verify', reason: 'op not proven by the signed commit' })
+    expect(decoded.filter((i) => i.kind === 'reject')).toHaveLength(1)
+    expect(decoded.at(-1)).toMatchObject({ kind: 'commit', seq: frame.seq })
   })
 })

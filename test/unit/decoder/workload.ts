@@ -3,6 +3,7 @@ import { IdResolver, MemoryCache } from '@atproto/identity'
 import { decodeAll } from '@atproto/lex-cbor'
 import { readCarWithRoot, blocksToCarFile } from '@atproto/repo'
 import { CID } from 'multiformats/cid'
+import { didDocument } from '../../../bench/peer/plc-stub.js'
 import { encodeMessageFrame } from '../../../bench/source/frames.js'
 import { type GeneratedFrame, generateFrames } from '../../../bench/source/generator.js'
 
@@ -66,27 +67,10 @@ export function workloadResolver(accounts: WorkloadAccount[], wrap: (fetch: Fetc
     const url = new URL(input instanceof Request ? input.url : String(input))
     if (url.origin === PLC_URL) {
       const account = byDid.get(decodeURIComponent(url.pathname.slice(1)))
-      return account ? Response.json(didDocument(account)) : new Response('not found', { status: 404 })
+      return account ? Response.json(didDocument(account, 'https://pds.test')) : new Response('not found', { status: 404 })
     }
     const account = url.pathname === '/.well-known/atproto-did' ? byHandle.get(url.hostname) : undefined
     return account ? new Response(account.did) : new Response('not found', { status: 404 })
   }
   return new IdResolver({ plcUrl: PLC_URL, didCache: new MemoryCache(), fetch: wrap(fetch) as never })
-}
-
-function didDocument(account: WorkloadAccount) {
-  return {
-    '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1'],
-    id: account.did,
-    alsoKnownAs: [`at://${account.handle}`],
-    verificationMethod: [
-      {
-        id: `${account.did}#atproto`,
-        type: 'Multikey',
-        controller: account.did,
-        publicKeyMultibase: account.signingKey.slice('did:key:'.length),
-      },
-    ],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: 'https://pds.test' }],
-  }
 }

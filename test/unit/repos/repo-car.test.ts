@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreateOp, PipelineItem, Reject } from '../../../server/events/index.js'
 import { RepoCarError, type RepoCarErrorKind } from '../../../server/repos/repo-car-error.js'
 import { type RepoCarOptions, openRepoCar } from '../../../server/repos/repo-car.js'
+import { openUnlinkedFilesIn } from '../../support/open-spill-files.js'
 import { type Block, type BuiltRepo, buildRepoCar, carBytes, carHeader, carSection, cborBlock, commitBlock, rawBlock } from '../../support/repo-car-builder.js'
 
 const DID = 'did:plc:testrepoaaaaaaaaaaaaaaaa'
@@ -150,25 +151,27 @@ describe('openRepoCar: reading', () => {
     expect(keys).toEqual([...repo.records].map(([key, block]) => ({ key, cid: block.cid.toString() })))
   })
 
-  it('keeps a CAR below spillAboveBytes in memory and spills a bigger one to a file that close() removes', async () => {
+  it('keeps a CAR below spillAboveBytes in memory and spills a bigger one to an unlinked file that close() closes', async () => {
     const small = await openRepoCar(streamOf(repo.bytes).body, options())
     expect(small.spilled).toBe(false)
-    expect(readdirSync(spillDir)).toEqual([])
+    expect(openUnlinkedFilesIn(spillDir)).toBe(0)
     await small.close()
     const big = await openRepoCar(streamOf(repo.bytes).body, options({ spillAboveBytes: 2000 }))
     expect(big.spilled).toBe(true)
-    expect(readdirSync(spillDir)).toHaveLength(1)
+    expect(readdirSync(spillDir)).toEqual([])
+    expect(openUnlinkedFilesIn(spillDir)).toBe(1)
     const items: PipelineItem[] = []
     for await (const chunk of big.walk({ time: TIME, chunkRecords: 1000 })) items.push(...chunk)
     await big.close()
-    expect(readdirSync(spillDir)).toEqual([])
+    expect(openUnlinkedFilesIn(spillDir)).toBe(0)
     expect(items).toEqual(await walkAll(repo.bytes))
   })
 
-  it('removes the spill file when the CAR fails after spilling', async () => {
+  it('closes the spill file when the CAR fails after spilling', async () => {
     const cut = repo.bytes.subarray(0, repo.bytes.length - 10)
     expect(await expectKind(cut, 'truncated', { spillAboveBytes: 2000 })).toMatch(/ends inside/)
     expect(readdirSync(spillDir)).toEqual([])
+    expect(openUnlinkedFilesIn(spillDir)).toBe(0)
   })
 })
 

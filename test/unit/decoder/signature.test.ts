@@ -1,0 +1,95 @@
+// Commit signatures checked by node:crypto must say exactly what @atproto/crypto says, on both curves atproto uses.
+import { randomBytes } from 'node:crypto'
+import { type ExportableKeypair, P256Keypair, Secp256k1Keypair, verifySignature } from '@atproto/crypto'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { DidKeyError, SignatureVerifier } from '../../../server/pipeline/decoder/signature.js'
+
+const ORDERS = {
+  secp256k1: 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n,
+  'P-256': 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+}
+
+/** The other valid signature of the same message: s replaced by n - s (its high-S twin when s is low). */
+function highS(sig: Uint8Array, order: bigint): Uint8Array {
+  const s = BigInt(`0x${Buffer.from(sig.subarray(32)).toString('hex')}`)
+  const twin = Buffer.from((order - s).toString(16).padStart(64, '0'), 'hex')
+  return Uint8Array.from([...sig.subarray(0, 32), ...twin])
+}
+
+const curves: { name: keyof typeof ORDERS; create: () => Promise<ExportableKeypair>; prefix: string }[] = [
+  { name: 'secp256k1', create: () => Secp256k1Keypair.create(), prefix: 'did:key:zQ3s' },
+  { name: 'P-256', create: () => P256Keypair.create(), prefix: 'did:key:zDn' },
+]
+
+describe.each(curves)('$name signatures', ({ name, create, prefix }) => {
+  let keypair: ExportableKeypair
+  let other: ExportableKeypair
+  const data = new TextEncoder().encode('a commit, unsigned')
+  let sig: Uint8Array
+
+  beforeAll(async () => {
+    keypair = await create()
+    other = await create()
+    sig = await keypair.sign(data)
+    expect(keypair.did().startsWith(prefix)).toBe(true)
+  })
+
+  it('accepts a signature made by the key', () => {
+    expect(new SignatureVerifier().verify(keypair.did(), data, sig)).toBe(true)
+  })
+
+  it('refuses the signature for other data', () => {
+    const tampered = Uint8Array.from(data)
+    tampered[0] ^= 1
+    expect(new SignatureVerifier().verify(keypair.did(), tampered, sig)).toBe(false)
+  })
+
+  it('refuses the signature under another key', () => {
+    expect(new SignatureVerifier().verify(other.did(), data, sig)).toBe(false)
+  })
+
+  it("refuses a signature's high-S twin, which the curve alone would accept", async () => {
+    const twin = highS(sig, ORDERS[name])
+    expect(await verifySignature(keypair.did(), data, twin, { allowMalleableSig: true })).toBe(true)
+    expect(await verifySignature(keypair.did(), data, twin)).toBe(false)
+    expect(new SignatureVerifier().verify(keypair.did(), data, twin)).toBe(false)
+  })
+
+  it('refuses a signature that is not 64 bytes', () => {
+    expect(new SignatureVerifier().verify(keypair.did(), data, sig.subarray(0, 63))).toBe(false)
+  })
+
+  it('agrees with @atproto/crypto on random messages, signatures, tampering and high-S twins', { timeout: 30_000 }, async () => {
+    const verifier = new SignatureVerifier()
+    const cases: { data: Uint8Array; sig: Uint8Array; did: string }[] = []
+    for (let i = 0; i < 60; i++) {
+      const message = randomBytes(1 + (i % 300))
+      const good = await keypair.sign(message)
+      const flipped = Uint8Array.from(message)
+      flipped[i % message.length] ^= 0x80
+      cases.push(
+        { data: message, sig: good, did: keypair.did() },
+        { data: flipped, sig: good, did: keypair.did() },
+        { data: message, sig: highS(good, ORDERS[name]), did: keypair.did() },
+        { data: message, sig: good, did: other.did() },
+        { data: message, sig: randomBytes(64), did: keypair.did() },
+      )
+    }
+    const ours = cases.map((c) => verifier.verify(c.did, c.data, c.sig))
+    const theirs = await Promise.all(cases.map((c) => verifySignature(c.did, c.data, c.sig)))
+    expect(ours).toEqual(theirs)
+    expect(ours.filter(Boolean)).toHaveLength(60)
+  })
+})
+
+describe('signing keys', () => {
+  it('refuses a did:key that is neither secp256k1 nor P-256', () => {
+    // an ed25519 multikey (multicodec 0xed01)
+    const ed25519 = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'
+    expect(() => new SignatureVerifier().verify(ed25519, new Uint8Array(1), new Uint8Array(64))).toThrow(DidKeyError)
+  })
+
+  it('refuses a key that is not base58btc multibase', () => {
+    expect(() => new SignatureVerifier().verify('did:key:Q3sh', new Uint8Array(1), new Uint8Array(64))).toThrow(/not a base58btc did:key/)
+  })
+})
