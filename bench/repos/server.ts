@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { WebSocketServer } from 'ws'
+import { didDocument } from '../peer/plc-stub.js'
 import { encodeErrorFrame } from '../source/frames.js'
 import type { RepoWorkload, StoredRepo } from './store.js'
 
@@ -123,18 +124,6 @@ export async function startRepoSource(workload: RepoWorkload, opts: RepoSourceOp
       firehose.close()
       await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
     },
-  }
-}
-
-function didDocument(repo: StoredRepo, pdsUrl: string) {
-  return {
-    '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1'],
-    id: repo.did,
-    alsoKnownAs: [`at://${repo.handle}`],
-    verificationMethod: [
-      { id: `${repo.did}#atproto`, type: 'Multikey', controller: repo.did, publicKeyMultibase: repo.signingKey.slice('did:key:'.length) },
-    ],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pdsUrl }],
   }
 }
 
