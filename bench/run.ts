@@ -10,6 +10,8 @@
 //   npm run bench -- --modes max --cpu-prof   a subset, and a CPU profile of the max server (results under bench/out/)
 //   npm run bench -- --modes max,max-x2       one server against two on one database
 //   npm run bench -- --docs         rewrites BACKFILL_OPTIMIZATION.md's bench part from bench/results.json, nothing else
+//   npm run bench -- --repos        also the repo backfill (bench/repos): its limit, max to the end, background, adaptive
+//   npm run bench -- --modes= --repos   the repo backfill alone
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -31,6 +33,8 @@ import { evaluateTargets, markdown, summarise, type BenchResults } from './run/r
 import { measurePeer, PEER_OVERHEAD_S, PEER_SUBSETS, type PeerReport } from './peer/measure-peer.js'
 import { peerMarkdown, peerRatio } from './peer/report.js'
 import { killAllServers, type ServerChild } from './run/server-child.js'
+import { reposMarkdown } from './repos/report.js'
+import { openRepoBenchWorkload, REPO_CONFIGS, runRepoBench, type RepoBenchResult } from './repos/run.js'
 import type { SourceHandle } from './run/source.js'
 import { timelineSvg } from './run/svg.js'
 
@@ -43,13 +47,14 @@ const { values: args } = parseArgs({
     'skip-limit': { type: 'boolean', default: false },
     docs: { type: 'boolean', default: false },
     peer: { type: 'boolean', default: false },
+    repos: { type: 'boolean', default: false },
     set: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 
 if (args.help) {
-  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--skip-limit] [--peer] [--set BACKFILL_X=value ...]`)
+  console.log(`usage: npm run bench -- [--quick] [--modes ${MODES.join(',')}] [--cpu-prof] [--direct-source] [--skip-limit] [--peer] [--repos] [--set BACKFILL_X=value ...]`)
   console.log('       npm run bench -- --docs   (BACKFILL_OPTIMIZATION.md from bench/results.json)')
   process.exit(0)
 }
@@ -61,8 +66,9 @@ if (args.docs) {
 }
 
 const config = CONFIGS[args.quick ? 'quick' : 'full']
-const selected: ModeName[] = args.modes
-  ? args.modes.split(',').map((m) => {
+// `--modes=` (none) with --repos runs the repo backfill alone.
+const selected: ModeName[] = args.modes !== undefined
+  ? args.modes.split(',').filter(Boolean).map((m) => {
       const mode = m.trim() as ModeName
       if (!MODES.includes(mode)) fail(`unknown mode "${m}" (modes: ${MODES.join(', ')})`)
       return mode
@@ -77,7 +83,7 @@ for (const item of args.set ?? []) {
   extraEnv[m[1]] = m[2]
 }
 // The committed figures come only from a complete, unprofiled run; anything else goes under bench/out/.
-const partial = !!args.modes || args['cpu-prof'] || args['direct-source'] || args['skip-limit'] || !!args.set?.length
+const partial = args.modes !== undefined || args['cpu-prof'] || args['direct-source'] || args['skip-limit'] || !!args.set?.length
 const stem = config.variant === 'quick' ? 'results-quick' : 'results'
 const resultsDir = partial ? OUT_DIR : BENCH_DIR
 const outDir = path.join(OUT_DIR, config.variant)
@@ -200,7 +206,7 @@ async function main(): Promise<void> {
 
   // The time bound covers the measurement, not the one-off generation above.
   const measureStart = performance.now()
-  const boundS = config.deadlineS + (args.peer ? PEER_SUBSETS[config.variant].timeLimitS + PEER_OVERHEAD_S : 0)
+  const boundS = config.deadlineS + (args.peer ? PEER_SUBSETS[config.variant].timeLimitS + PEER_OVERHEAD_S : 0) + (args.repos ? REPO_CONFIGS[config.variant].deadlineS : 0)
   const deadline = setTimeout(
     () => void shutdown(1, `the ${config.variant} bench exceeded its time bound of ${boundS} s (during ${phase})`),
     boundS * 1000,
@@ -250,6 +256,11 @@ async function main(): Promise<void> {
     previousDatabase = result.database.name
   }
   if (previousDatabase) await cluster.dropDatabase(previousDatabase)
+  let repos: RepoBenchResult | null = null
+  if (args.repos) {
+    const repoWorkload = await openRepoBenchWorkload(config.variant, say)
+    repos = await runRepoBench({ variant: config.variant, cluster, outDir, emptyEnvFile, extraEnv, say, setPhase: (p) => (phase = p), track: (c) => (servers = c ? [c] : []) }, repoWorkload)
+  }
   phase = 'running the peer'
   const peer = args.peer ? await measurePeer({ cluster, store, variant: config.variant, say }) : null
   phase = 'writing the results'
@@ -280,7 +291,7 @@ async function main(): Promise<void> {
   const peerFigures = peer && { eventsPerSecond: peer.eventsPerSecond, recordsPerSecond: peer.recordsPerSecond, events: peer.events }
   const { figures, instances } = summarise(results, limit, peerFigures)
   const machine = machineInfo()
-  const output: Omit<BenchResults, 'peer'> & { peer: (PeerReport & { peerRatio: number | null }) | null } = {
+  const output: Omit<BenchResults, 'peer'> & { peer: (PeerReport & { peerRatio: number | null }) | null } & { repos?: RepoBenchResult } = {
     variant: config.variant,
     date: new Date().toISOString(),
     git: gitAtStart,
@@ -300,6 +311,7 @@ async function main(): Promise<void> {
     peer: peer && { ...peer, peerRatio: peerRatio(ours?.eventsPerSecond, peer) },
     modes: results,
     targets: evaluateTargets({ modes: results, limit, peer: peerFigures, figures, instances }, machine.cores),
+    ...(repos ? { repos } : {}),
   }
   const pictures: Partial<Record<ModeName, string>> = {}
   for (const mode of MODES) {
@@ -309,7 +321,7 @@ async function main(): Promise<void> {
     await writeFile(path.join(resultsDir, pictures[mode]), timelineSvg(`${mode} (${config.variant}): events/s, server CPU and RSS`, timeline))
   }
   const peerSection = peer && ours ? peerMarkdown(peer, { mode: 'max', eventsPerSecond: ours.eventsPerSecond, recordsPerSecond: ours.recordsPerSecond ?? null, eventsPerCpuSecond: ours.eventsPerCpuSecond }) : peer ? peerMarkdown(peer, null) : ''
-  const md = markdown(output, pictures) + (peerSection ? `\n${peerSection}` : '')
+  const md = markdown(output, pictures) + (peerSection ? `\n${peerSection}` : '') + (repos ? `\n${reposMarkdown(repos)}` : '')
   await writeFile(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(output, null, 2)}\n`)
   await writeFile(path.join(resultsDir, `${stem}.md`), md)
   console.log('')

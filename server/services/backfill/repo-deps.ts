@@ -17,7 +17,7 @@ import type { RepoDeps } from '../backfill.js'
 const JSON_MAX_BYTES = 16 * 1024 * 1024
 const REQUEST_TIMEOUT_MS = 30_000
 /** A repository's CAR stays in memory up to this, and is spilled to a temp file beyond it. */
-const SPILL_ABOVE_BYTES = 8 * 1024 * 1024
+export const SPILL_ABOVE_BYTES = 8 * 1024 * 1024
 /** The repository work's bookkeeping pool: claims, leases, listings, positions, counts (a few at a time). */
 export const REPO_POOL_SIZE = 3
 /** Seconds, not hours: a dead instance's jobs are taken over quickly; renewed every third of it. */
