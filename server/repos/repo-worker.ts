@@ -51,6 +51,8 @@ export type RepoWorkerOptions = {
   log: (line: string) => void
   /** How long an idle worker waits before looking for work again. */
   idleMs?: number
+  /** While this says so, claim nothing: other workers of this instance are fetching, and the budget is theirs. */
+  standBy?: () => boolean
 }
 
 export type RepoWorkersEnd = 'complete' | 'stopped'
@@ -91,6 +93,10 @@ export class RepoWorkers {
     while (!signal.aborted) {
       await this.opts.gate.waitOpen(signal)
       if (signal.aborted) return
+      if (this.opts.standBy?.()) {
+        await abortableSleep(this.opts.idleMs ?? 1000, signal)
+        continue
+      }
       let job: RepoJob | undefined
       try {
         ;[job] = await this.opts.store.claim(this.opts.owner, 1, this.opts.leaseMs, { avoidHosts: this.opts.parkedHosts() })

@@ -163,7 +163,14 @@ export class BackfillService {
       paused: () => this.gate.closedBy.includes('database'),
     })
     this.scheduler.start()
-    this.resyncWorkers = new RepoWorkers({ ...this.workerOptions(repos, 1), listingDone: () => false, idleMs: 2000 })
+    this.resyncWorkers = new RepoWorkers({
+      ...this.workerOptions(repos, 1),
+      listingDone: () => false,
+      idleMs: 2000,
+      // The run's repo workers claim resyncs too; a second claimer would exceed BACKFILL_REPO_CONCURRENCY and its
+      // records would be missing from the run's counts.
+      standBy: () => this.repoPart?.running ?? false,
+    })
     void this.resyncWorkers.run().catch((err: Error) => this.log.write(`Repos: the resync worker stopped: ${err.message}`))
   }
 

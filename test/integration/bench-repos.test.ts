@@ -107,7 +107,9 @@ describe('the bench repository network', () => {
     const db = await testDatabase()
     databases.push(db)
     server = spawnServer(repoServerEnv(source, db.url, await freePort(), 'max'))
-    await server.waitForLine(/\[BACKFILL\] Repos complete: /, 50_000)
+    const line = await server.waitForLine(/\[BACKFILL\] Repos complete: /, 50_000)
     expect(await rowsPerCollection(db.url)).toEqual(workload.manifest.counts)
+    // every record went through the run's workers, so the run's own count is the whole of it
+    expect(Number(/; (\d+) records written/.exec(line)?.[1])).toBe(workload.manifest.records)
   }, 60_000)
 })

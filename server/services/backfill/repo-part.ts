@@ -48,6 +48,7 @@ const EMPTY_JOBS: JobCounts = { pending: 0, fetching: 0, done: 0, failed: 0, una
 
 export class RepoPart {
   private listingDone = false
+  private runningNow = false
   private readonly listingErrors: string[] = []
   private snapshot: { jobs: JobCounts; retrying: number; failures: FailureView[]; at: number } | null = null
   private refreshing: Promise<void> | null = null
@@ -62,12 +63,26 @@ export class RepoPart {
     this.workers.stop()
   }
 
+  /** From run() until it ends: this part's workers are the ones fetching. */
+  get running(): boolean {
+    return this.runningNow
+  }
+
   /** True once every listing has ended (the workers may then finish). */
   get listed(): boolean {
     return this.listingDone
   }
 
   async run(): Promise<RepoWorkersEnd> {
+    this.runningNow = true
+    try {
+      return await this.runWorkers()
+    } finally {
+      this.runningNow = false
+    }
+  }
+
+  private async runWorkers(): Promise<RepoWorkersEnd> {
     const listing = this.list()
       .catch((err: Error) => {
         this.listingErrors.push(err.message)
