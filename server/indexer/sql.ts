@@ -1,5 +1,5 @@
-// The SQL of a batch write: one multi-row statement per table and purpose, fed by unnest() of array parameters.
-// Statements are built once per record module from its column list; no SQL is ever built from input.
+// The SQL of a batch write: multi-row statements fed by unnest() of array parameters, every record table in one.
+// Statements are built from the record modules' column lists; no SQL is ever built from input.
 //
 // Ordering contract (invariant 4): a row is written only if no tombstone has an equal or later rev, and replaces a
 // stored row only when its rev is later. A delete leaves a tombstone with its rev and removes only earlier rows.
@@ -23,16 +23,36 @@ function cast(name: string, type: ColumnType): string {
   return type === 'jsonb' || type === 'timestamptz' ? `x.${name}::${type}` : `x.${name}`
 }
 
-const upsertCache = new Map<string, string>()
+/** One table's part of a batch: which of its statements the records statement holds. */
+export type TableStatements = { module: RecordModule; deletes: boolean; upserts: boolean }
 
-export function upsertSql(module: RecordModule): string {
-  const cached = upsertCache.get(module.table)
-  if (cached) return cached
+/** Parameters of a table's deletes: uri, did, rev, seq. */
+const DELETE_PARAMS = 4
+
+/** Parameters of a table's upserts: the header's, then the module's columns in order. */
+function upsertParams(module: RecordModule): number {
+  return HEADER.length + Object.keys(module.columns).length
+}
+
+// A delete leaves its tombstone and removes only earlier rows; its parameters are $first.. (DELETE_PARAMS of them).
+function deleteParts(table: string, first: number): string[] {
+  const p = (i: number) => `$${first + i}`
+  return [
+    `${table}_d AS (SELECT * FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[]) AS d(uri, did, rev, seq))`,
+    `${table}_tomb AS (
+      INSERT INTO tombstones (uri, did, rev, seq) SELECT uri, did, rev, seq FROM ${table}_d
+      ON CONFLICT (uri) DO UPDATE SET rev = EXCLUDED.rev, seq = EXCLUDED.seq, deleted_at = now()
+      WHERE tombstones.rev < EXCLUDED.rev)`,
+    `${table}_del AS (DELETE FROM ${table} t USING ${table}_d d WHERE t.uri = d.uri AND t.rev < d.rev)`,
+  ]
+}
+
+function upsertPart(module: RecordModule, first: number): string {
   const columns = [...HEADER, ...Object.entries(module.columns)]
   const names = columns.map(([name]) => name)
-  const params = columns.map(([, type], i) => `$${i + 1}::${paramType(type)}`).join(', ')
+  const params = columns.map(([, type], i) => `$${first + i}::${paramType(type)}`).join(', ')
   const t = module.table
-  const sql = `
+  return `${t}_up AS (
     INSERT INTO ${t} (${names.join(', ')})
     SELECT ${columns.map(([name, type]) => cast(name, type)).join(', ')}
     FROM unnest(${params}) AS x(${names.join(', ')})
@@ -40,26 +60,30 @@ export function upsertSql(module: RecordModule): string {
       AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.status = 'deleted' AND a.status_seq > x.seq)
     ON CONFLICT (uri) DO UPDATE SET
       ${names.filter((n) => n !== 'uri').map((n) => `${n} = EXCLUDED.${n}`).join(', ')}, indexed_at = now()
-    WHERE ${t}.rev < EXCLUDED.rev`
-  upsertCache.set(module.table, sql)
-  return sql
+    WHERE ${t}.rev < EXCLUDED.rev)`
 }
 
-const deleteCache = new Map<string, string>()
-
-export function deleteSql(table: string): string {
-  const cached = deleteCache.get(table)
-  if (cached) return cached
-  const sql = `
-    WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(uri, did, rev, seq)),
-    tomb AS (
-      INSERT INTO tombstones (uri, did, rev, seq) SELECT uri, did, rev, seq FROM d
-      ON CONFLICT (uri) DO UPDATE SET rev = EXCLUDED.rev, seq = EXCLUDED.seq, deleted_at = now()
-      WHERE tombstones.rev < EXCLUDED.rev
-    )
-    DELETE FROM ${table} t USING d WHERE t.uri = d.uri AND t.rev < d.rev`
-  deleteCache.set(table, sql)
-  return sql
+/**
+ * Every record table's deletes and upserts of a batch in one statement (one round trip instead of one or two per
+ * table), parameters in the order of `tables`: per table its deletes' (if any), then its upserts'. The parts share
+ * one snapshot and none sees another's writes, which is safe because a plan holds at most one op per URI (the
+ * latest, prepare.ts) and a URI belongs to one table: no upsert's tombstone check can concern a delete of the same
+ * statement. What a part must see (an account's status, its purge) is written by earlier statements.
+ */
+export function recordsSql(tables: readonly TableStatements[]): string {
+  const parts: string[] = []
+  let next = 1
+  for (const t of tables) {
+    if (t.deletes) {
+      parts.push(...deleteParts(t.module.table, next))
+      next += DELETE_PARAMS
+    }
+    if (t.upserts) {
+      parts.push(upsertPart(t.module, next))
+      next += upsertParams(t.module)
+    }
+  }
+  return `WITH ${parts.join(',\n')}\nSELECT 1`
 }
 
 /**

@@ -1,4 +1,5 @@
-// Writes one batch in one transaction: actors, deletes, upserts, repo positions, rejects, then the cursor (invariant 2: the cursor
+// Writes one batch in one transaction: actors, every table's deletes and upserts (one statement), repo positions, rejects,
+// then the cursor (invariant 2: the cursor
 // commits with, or after, every row it covers). The batch is planned (validated, mapped, de-duplicated) before the
 // transaction begins, so the locks (write-locks.ts: its accounts' rows, taken first in the transaction) are held only
 // for the SQL. A plan that Postgres refuses for its
@@ -23,9 +24,8 @@ import {
   REACTIVATED_SQL,
   SET_HANDLES_SQL,
   SET_STATUSES_SQL,
-  deleteSql,
   purgeAccountSql,
-  upsertSql,
+  recordsSql,
 } from './sql.js'
 
 const DATA_ERROR_CLASSES = ['22', '23', '54']
@@ -84,35 +84,40 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string,
       }
     }
   }
-  for (const t of plan.tables) {
-    if (t.deletes.length) {
-      await client.query(deleteSql(t.module.table), [
-        t.deletes.map((d) => d.uri),
-        t.deletes.map((d) => d.did),
-        t.deletes.map((d) => d.rev),
-        t.deletes.map((d) => d.seq),
-      ])
-      outcome.deleted += t.deletes.length
+  if (plan.tables.length) {
+    const params: unknown[] = []
+    for (const t of plan.tables) {
+      if (t.deletes.length) {
+        params.push(
+          t.deletes.map((d) => d.uri),
+          t.deletes.map((d) => d.did),
+          t.deletes.map((d) => d.rev),
+          t.deletes.map((d) => d.seq),
+        )
+        outcome.deleted += t.deletes.length
+      }
+      if (t.upserts.length) {
+        params.push(
+          t.upserts.map((r) => r.uri),
+          t.upserts.map((r) => r.did),
+          t.upserts.map((r) => r.rkey),
+          t.upserts.map((r) => r.rev),
+          t.upserts.map((r) => r.cid),
+          t.upserts.map((r) => r.seq),
+        )
+        Object.values(t.module.columns).forEach((type, i) =>
+          params.push(
+            t.upserts.map((r) => {
+              const v = r.values[i]
+              return type === 'jsonb' && v !== null ? JSON.stringify(v) : v
+            }),
+          ),
+        )
+        outcome.upserted += t.upserts.length
+      }
     }
-    if (t.upserts.length) {
-      const header = [
-        t.upserts.map((r) => r.uri),
-        t.upserts.map((r) => r.did),
-        t.upserts.map((r) => r.rkey),
-        t.upserts.map((r) => r.rev),
-        t.upserts.map((r) => r.cid),
-        t.upserts.map((r) => r.seq),
-      ]
-      const types = Object.values(t.module.columns)
-      const own = types.map((type, i) =>
-        t.upserts.map((r) => {
-          const v = r.values[i]
-          return type === 'jsonb' && v !== null ? JSON.stringify(v) : v
-        }),
-      )
-      await client.query(upsertSql(t.module), [...header, ...own])
-      outcome.upserted += t.upserts.length
-    }
+    const statements = plan.tables.map((t) => ({ module: t.module, deletes: t.deletes.length > 0, upserts: t.upserts.length > 0 }))
+    await client.query(recordsSql(statements), params)
   }
   // after the rows: a position says which commits are applied, so it moves with them
   if (plan.positions.length) await applyPositions(client, plan.positions, source)
