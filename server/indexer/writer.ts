@@ -1,11 +1,10 @@
-// Writes one batch in one transaction: actors, every table's deletes and upserts (one statement), repo positions, rejects,
-// then the cursor (invariant 2: the cursor
-// commits with, or after, every row it covers). The batch is planned (validated, mapped, de-duplicated) before the
-// transaction begins, so the locks (write-locks.ts: its accounts' rows, taken first in the transaction) are held only
-// for the SQL. A plan that Postgres refuses for its
-// data (a value it cannot hold, an index row too large) is halved until the refused write stands alone; that write
-// becomes a reject and the rest is still written. Every other failure is thrown, classified by failureKind(), for
-// the pipeline to retry (the one place that retries).
+// Writes one batch in one transaction: actors, every table's deletes and upserts (one statement), repo positions,
+// rejects, then the cursor (invariant 2: the cursor commits with, or after, every row it covers). The batch is planned
+// (validated, mapped, de-duplicated) before the transaction begins, so the locks (write-locks.ts: its accounts' rows,
+// taken first in the transaction) are held only for the SQL. A plan that Postgres refuses for its data (a value it
+// cannot hold, an index row too large) is halved until the refused write stands alone; that write becomes a reject
+// and the rest is still written. Every other failure is thrown, classified by failureKind(), for the pipeline to
+// retry (the one place that retries).
 import type pg from 'pg'
 import type { PipelineItem } from '../events/index.js'
 import { isDatabaseUnavailable } from '../db/errors.js'
