@@ -16,7 +16,7 @@ import { applyPositions } from './positions.js'
 import { safeText } from './detail.js'
 import type { RecordLocks } from './write-locks.js'
 import {
-  ADVANCE_CURSOR_SQL,
+  advanceCursorAndCommitSql,
   COUNT_UNINDEXED_SQL,
   ENSURE_ACTORS_SQL,
   INSERT_REJECTS_SQL,
@@ -203,8 +203,7 @@ export class BatchWriter implements BatchSink {
       const outcome = await applyPlan(client, plan, this.source, this.locks)
       if (step) await step(client)
       const seq = cursor?.seqAtCommit()
-      if (cursor && seq !== null && seq !== undefined) await client.query(ADVANCE_CURSOR_SQL, [cursor.name, seq])
-      await client.query('COMMIT')
+      await client.query(cursor && seq !== null && seq !== undefined ? advanceCursorAndCommitSql(cursor.name, seq) : 'COMMIT')
       client.release()
       return outcome
     } catch (err) {
