@@ -12,6 +12,7 @@ import type {
   SyncPosition,
 } from '../../events/index.js'
 import { type CarBlocks, type CidLike, readCar } from './car.js'
+import { cidString } from './cid-string.js'
 import type { CommitBody, IdentityBody, ParsedFrame, RepoOpBody, SyncBody } from './frame.js'
 import { parseOpPath } from './ops.js'
 
@@ -81,7 +82,7 @@ export function commitPosition(body: CommitBody, car: CarBlocks): CommitPosition
     did: body.repo,
     rev: body.rev,
     since: body.since ?? null,
-    prevData: body.prevData ? body.prevData.toString() : null,
+    prevData: body.prevData ? cidString(body.prevData) : null,
     data: read.data,
   }
 }
@@ -100,7 +101,7 @@ function commitData(car: CarBlocks, cid: CidLike | undefined, did: string, rev: 
   const dataCid = CID.asCID(data)
   if (!dataCid) return 'has no data CID'
   if (commitDid !== did || commitRev !== rev) return "names another repo or rev than the frame's"
-  return { data: dataCid.toString() }
+  return { data: cidString(dataCid) }
 }
 
 export function identityEvent(body: IdentityBody, handle: string | null): IdentityEvent {

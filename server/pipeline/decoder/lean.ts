@@ -3,6 +3,7 @@
 import { decode } from '@atproto/lex-cbor'
 import type { AccountStatus, DecodeResult, PipelineItem, RecordOp, RecordValue } from '../../events/index.js'
 import { CarBlocks, readCar } from './car.js'
+import { cidString } from './cid-string.js'
 import { type RepoMessage, dispatch } from './dispatch.js'
 import type { AccountBody, CommitBody, RepoOpBody } from './frame.js'
 import {
@@ -80,7 +81,7 @@ function opItem(body: CommitBody, op: RepoOpBody, car: CarBlocks): PipelineItem 
     return opReject(body, op, 'record', `record block is not DAG-CBOR: ${errorMessage(err)}`)
   }
   if (!isRecordValue(record)) return opReject(body, op, 'record', 'record is not a map')
-  return { ...base, uri, kind: op.action, cid: cid.toString(), record } satisfies RecordOp
+  return { ...base, uri, kind: op.action, cid: cidString(cid), record } satisfies RecordOp
 }
 
 function isRecordValue(value: unknown): value is RecordValue {
