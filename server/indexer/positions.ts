@@ -1,6 +1,6 @@
 // Applies a batch's #commit/#sync positions to repo_positions inside the batch's transaction, so a repository's rows
-// and its position commit together. Per batch, not per row: one statement creates the positions first seen, one
-// locks every position the batch touches (in DID order, so concurrent writers never wait on each other in a
+// and its position commit together. Per batch, not per row: one statement creates the positions first seen and
+// locks every other position the batch touches (in DID order, so concurrent writers never wait on each other in a
 // cycle, and a writer waiting for another reads its committed position), the rules run in repo-chain.ts, one
 // statement writes the positions that changed and one the gap and #sync rows.
 import type { Transaction } from '../pipeline/sink.js'
@@ -8,11 +8,22 @@ import type { PositionWrites } from './prepare.js'
 import { type ChainRecord, type Hole, type Position, advance, isSyncState } from './repo-chain.js'
 import { safeText } from './detail.js'
 
-const CREATE_SQL = `INSERT INTO repo_positions (did) SELECT unnest($1::text[]) ON CONFLICT (did) DO NOTHING`
+const COLUMNS = 'did, rev, data_cid, sync_state, reason, gap, holes'
 
-const LOCK_SQL = `
-  SELECT did, rev, data_cid, sync_state, reason, gap, holes FROM repo_positions
-  WHERE did = ANY($1::text[]) ORDER BY did FOR UPDATE`
+const LOCK_SQL = `SELECT ${COLUMNS} FROM repo_positions WHERE did = ANY($1::text[]) ORDER BY did FOR UPDATE`
+
+/**
+ * Locks the positions there are and creates the others, in one round trip. A row this statement creates is its
+ * transaction's alone until it commits, so it needs no lock; the rows it locks are those of its snapshot. A row
+ * another transaction created after that snapshot is in neither part (the insert waits for it, then does nothing):
+ * LOCK_SQL, a statement of its own with a snapshot of its own, takes those.
+ */
+const LOCK_OR_CREATE_SQL = `
+  WITH locked AS (${LOCK_SQL}),
+  created AS (
+    INSERT INTO repo_positions (did) SELECT unnest($1::text[]) ON CONFLICT (did) DO NOTHING RETURNING ${COLUMNS}
+  )
+  SELECT * FROM locked UNION ALL SELECT * FROM created`
 
 const UPDATE_SQL = `
   UPDATE repo_positions p SET rev = x.rev, data_cid = x.data_cid, sync_state = x.sync_state, reason = x.reason,
@@ -49,9 +60,10 @@ export type PositionsOutcome = { records: (ChainRecord & { did: string })[] }
 
 export async function applyPositions(tx: Transaction, writes: readonly PositionWrites[], source: string): Promise<PositionsOutcome> {
   const dids = writes.map((w) => w.did)
-  await tx.query(CREATE_SQL, [dids])
-  const { rows } = (await tx.query(LOCK_SQL, [dids])) as { rows: Row[] }
+  const { rows } = (await tx.query(LOCK_OR_CREATE_SQL, [dids])) as { rows: Row[] }
   const stored = new Map(rows.map((r) => [r.did, toPosition(r)]))
+  const late = dids.filter((did) => !stored.has(did))
+  if (late.length) for (const r of (await tx.query(LOCK_SQL, [late])).rows as Row[]) stored.set(r.did, toPosition(r))
   const changed: { did: string; position: Position; stateChanged: boolean }[] = []
   const records: PositionsOutcome['records'] = []
   for (const w of writes) {

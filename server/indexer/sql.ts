@@ -1,10 +1,11 @@
-// The SQL of a batch write: one multi-row statement per table and purpose, fed by unnest() of array parameters.
-// Statements are built once per record module from its column list; no SQL is ever built from input.
+// The SQL of a batch write: multi-row statements fed by unnest() of array parameters, every record table in one.
+// Statements are built from the record modules' column lists; no SQL is ever built from input.
 //
 // Ordering contract (invariant 4): a row is written only if no tombstone has an equal or later rev, and replaces a
 // stored row only when its rev is later. A delete leaves a tombstone with its rev and removes only earlier rows.
 // Tombstones no replay can undercut any more are pruned (tombstone-prune.ts); what they said is kept per repository
 // as `repo_positions.tombstones_pruned_rev`: a record with no row is not written at a rev below it.
+import pg from 'pg'
 import type { ColumnType, RecordModule } from './records/types.js'
 
 const HEADER: [string, ColumnType][] = [
@@ -25,16 +26,36 @@ function cast(name: string, type: ColumnType): string {
   return type === 'jsonb' || type === 'timestamptz' ? `x.${name}::${type}` : `x.${name}`
 }
 
-const upsertCache = new Map<string, string>()
+/** One table's part of a batch: which of its statements the records statement holds. */
+export type TableStatements = { module: RecordModule; deletes: boolean; upserts: boolean }
 
-export function upsertSql(module: RecordModule): string {
-  const cached = upsertCache.get(module.table)
-  if (cached) return cached
+/** Parameters of a table's deletes: uri, did, rev, seq. */
+const DELETE_PARAMS = 4
+
+/** Parameters of a table's upserts: the header's, then the module's columns in order. */
+function upsertParams(module: RecordModule): number {
+  return HEADER.length + Object.keys(module.columns).length
+}
+
+// A delete leaves its tombstone and removes only earlier rows; its parameters are $first.. (DELETE_PARAMS of them).
+function deleteParts(table: string, first: number): string[] {
+  const p = (i: number) => `$${first + i}`
+  return [
+    `${table}_d AS (SELECT * FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[]) AS d(uri, did, rev, seq))`,
+    `${table}_tomb AS (
+      INSERT INTO tombstones (uri, did, rev, seq) SELECT uri, did, rev, seq FROM ${table}_d
+      ON CONFLICT (uri) DO UPDATE SET rev = EXCLUDED.rev, seq = EXCLUDED.seq, deleted_at = now()
+      WHERE tombstones.rev < EXCLUDED.rev)`,
+    `${table}_del AS (DELETE FROM ${table} t USING ${table}_d d WHERE t.uri = d.uri AND t.rev < d.rev)`,
+  ]
+}
+
+function upsertPart(module: RecordModule, first: number): string {
   const columns = [...HEADER, ...Object.entries(module.columns)]
   const names = columns.map(([name]) => name)
-  const params = columns.map(([, type], i) => `$${i + 1}::${paramType(type)}`).join(', ')
+  const params = columns.map(([, type], i) => `$${first + i}::${paramType(type)}`).join(', ')
   const t = module.table
-  const sql = `
+  return `${t}_up AS (
     INSERT INTO ${t} (${names.join(', ')})
     SELECT ${columns.map(([name, type]) => cast(name, type)).join(', ')}
     FROM unnest(${params}) AS x(${names.join(', ')})
@@ -45,26 +66,30 @@ export function upsertSql(module: RecordModule): string {
       AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.status = 'deleted' AND a.status_seq > x.seq)
     ON CONFLICT (uri) DO UPDATE SET
       ${names.filter((n) => n !== 'uri').map((n) => `${n} = EXCLUDED.${n}`).join(', ')}, indexed_at = now()
-    WHERE ${t}.rev < EXCLUDED.rev`
-  upsertCache.set(module.table, sql)
-  return sql
+    WHERE ${t}.rev < EXCLUDED.rev)`
 }
 
-const deleteCache = new Map<string, string>()
-
-export function deleteSql(table: string): string {
-  const cached = deleteCache.get(table)
-  if (cached) return cached
-  const sql = `
-    WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(uri, did, rev, seq)),
-    tomb AS (
-      INSERT INTO tombstones (uri, did, rev, seq) SELECT uri, did, rev, seq FROM d
-      ON CONFLICT (uri) DO UPDATE SET rev = EXCLUDED.rev, seq = EXCLUDED.seq, deleted_at = now()
-      WHERE tombstones.rev < EXCLUDED.rev
-    )
-    DELETE FROM ${table} t USING d WHERE t.uri = d.uri AND t.rev < d.rev`
-  deleteCache.set(table, sql)
-  return sql
+/**
+ * Every record table's deletes and upserts of a batch in one statement (one round trip instead of one or two per
+ * table), parameters in the order of `tables`: per table its deletes' (if any), then its upserts'. The parts share
+ * one snapshot and none sees another's writes, which is safe because a plan holds at most one op per URI (the
+ * latest, prepare.ts) and a URI belongs to one table: no upsert's tombstone check can concern a delete of the same
+ * statement. What a part must see (an account's status, its purge) is written by earlier statements.
+ */
+export function recordsSql(tables: readonly TableStatements[]): string {
+  const parts: string[] = []
+  let next = 1
+  for (const t of tables) {
+    if (t.deletes) {
+      parts.push(...deleteParts(t.module.table, next))
+      next += DELETE_PARAMS
+    }
+    if (t.upserts) {
+      parts.push(upsertPart(t.module, next))
+      next += upsertParams(t.module)
+    }
+  }
+  return `WITH ${parts.join(',\n')}\nSELECT 1`
 }
 
 /**
@@ -130,8 +155,8 @@ export const INSERT_REJECTS_SQL = `
 /**
  * The batch's unindexed ops (collection, seq), counted unless their seq is in the seqs counted already (a replay of
  * what was counted). The one row of unindexed_counted, locked first by every batch that counts, orders concurrent
- * batches: each sees what the one before it counted. MARK_COUNTED_SQL then adds the batch's span, in its own
- * statement: a row this statement had updated would be invisible to its own FOR UPDATE.
+ * batches: each sees what the one before it counted. commitSql then adds the batch's span, in its own statement: a
+ * row this statement had updated would be invisible to its own FOR UPDATE.
  */
 export const COUNT_UNINDEXED_SQL = `
   WITH before AS (SELECT seqs FROM unindexed_counted FOR UPDATE),
@@ -144,12 +169,34 @@ export const COUNT_UNINDEXED_SQL = `
   ON CONFLICT (collection) DO UPDATE SET
     ops = u.ops + EXCLUDED.ops, last_seq = GREATEST(u.last_seq, EXCLUDED.last_seq), updated_at = now()`
 
-/** The batch's span (after, through] joins the seqs counted, whether or not it had ops to count. */
-export const MARK_COUNTED_SQL = `
-  INSERT INTO unindexed_counted AS c (only_row, seqs) VALUES (true, int8multirange(int8range($1::bigint, $2::bigint, '(]')))
-  ON CONFLICT (only_row) DO UPDATE SET seqs = c.seqs + EXCLUDED.seqs WHERE NOT c.seqs @> EXCLUDED.seqs`
+const seqLiteral = (seq: number, what: string) => {
+  if (!Number.isSafeInteger(seq)) throw new Error(`${what} takes an integer seq, got ${seq}`)
+  return String(seq)
+}
 
-/** The cursor only moves forward: a late, smaller write from an earlier batch cannot move it back. */
-export const ADVANCE_CURSOR_SQL = `
-  INSERT INTO cursors (name, seq) VALUES ($1, $2)
-  ON CONFLICT (name) DO UPDATE SET seq = GREATEST(cursors.seq, EXCLUDED.seq), updated_at = now()`
+/**
+ * The batch's end in one message, one round trip: its span (after, through] joins the seqs counted (whether or not
+ * it had unindexed ops), the cursor advances, and COMMIT. COMMIT takes no parameters, so they go as one simple query with the values
+ * as literals: the cursor's name (the pipeline's, never the network's) escaped by pg, every seq checked to be an
+ * integer. Sent last, the one row of unindexed_counted that every batch updates is locked only for the commit
+ * itself. Should a statement fail, Postgres runs nothing after it in the message: the COMMIT is not reached and the
+ * transaction stays aborted for the writer to roll back. The cursor only moves forward: a late, smaller write from
+ * an earlier batch cannot move it back.
+ */
+export function commitSql(end: { span: { after: number; through: number } | null; cursor: { name: string; seq: number } | null }): string {
+  const statements: string[] = []
+  const { span, cursor } = end
+  if (span) {
+    statements.push(`
+    INSERT INTO unindexed_counted AS c (only_row, seqs)
+    VALUES (true, int8multirange(int8range(${seqLiteral(span.after, 'a counted span')}::bigint, ${seqLiteral(span.through, 'a counted span')}::bigint, '(]')))
+    ON CONFLICT (only_row) DO UPDATE SET seqs = c.seqs + EXCLUDED.seqs WHERE NOT c.seqs @> EXCLUDED.seqs`)
+  }
+  if (cursor) {
+    statements.push(`
+    INSERT INTO cursors (name, seq) VALUES (${pg.escapeLiteral(cursor.name)}, ${seqLiteral(cursor.seq, `the cursor "${cursor.name}"`)})
+    ON CONFLICT (name) DO UPDATE SET seq = GREATEST(cursors.seq, EXCLUDED.seq), updated_at = now()`)
+  }
+  statements.push('\n    COMMIT')
+  return statements.join(';')
+}

@@ -40,15 +40,16 @@ function shapeProblem(collection: string, record: unknown): string | null {
   return null
 }
 
-function exceedsDepth(root: object): boolean {
-  // Iterative, and returning at the first value past the cap, so neither depth nor cycles can make it run away.
-  const stack: [unknown, number][] = [[root, 1]]
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!
-    if (value === null || typeof value !== 'object' || value instanceof Uint8Array || CID.asCID(value)) continue
-    if (depth > MAX_DEPTH) return true
-    for (const child of Object.values(value)) stack.push([child, depth + 1])
+// Recursive, but never deeper than the cap, and returning at the first value past it, so neither depth nor a
+// cycle can make it run away; no stack of pairs to allocate for every value of every record.
+function exceedsDepth(value: unknown, depth = 1): boolean {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array || CID.asCID(value)) return false
+  if (depth > MAX_DEPTH) return true
+  if (Array.isArray(value)) {
+    for (const child of value) if (exceedsDepth(child, depth + 1)) return true
+    return false
   }
+  for (const key in value) if (exceedsDepth((value as Record<string, unknown>)[key], depth + 1)) return true
   return false
 }
 

@@ -1,11 +1,11 @@
-// Writes one batch in one transaction: actors, deletes, upserts, repo positions, rejects, unindexed counts, then the
-// cursor (invariant 2: the cursor commits with, or after, every row it covers). The batch is planned (validated,
-// mapped, de-duplicated) before the transaction begins, so the locks (write-locks.ts: its accounts' rows, taken first
-// in the transaction) are held only for the SQL. A plan that Postgres refuses for its data (a value it cannot hold,
-// an index row too large) is halved until the refused write stands alone; that write becomes a reject and the rest
-// is still written, and the batch's unindexed counts, cursor and step then commit once, in a transaction of their
-// own. Every other failure is thrown, classified by failureKind(), for the pipeline to retry (the one place that
-// retries).
+// Writes one batch in one transaction: actors, every table's deletes and upserts (one statement), repo positions,
+// rejects, unindexed counts, then the cursor with the COMMIT (invariant 2: the cursor commits with, or after, every
+// row it covers). The batch is planned (validated, mapped, de-duplicated) before the transaction begins, so the locks
+// (write-locks.ts: its accounts' rows, taken first in the transaction) are held only for the SQL. A plan that Postgres
+// refuses for its data (a value it cannot hold, an index row too large) is halved until the refused write stands
+// alone; that write becomes a reject and the rest is still written, and the batch's unindexed counts, cursor and step
+// then commit once, in a transaction of their own. Every other failure is thrown, classified by failureKind(), for
+// the pipeline to retry (the one place that retries).
 import type pg from 'pg'
 import type { PipelineItem } from '../events/index.js'
 import { isDatabaseUnavailable } from '../db/errors.js'
@@ -17,17 +17,15 @@ import { applyPositions } from './positions.js'
 import { safeText } from './detail.js'
 import type { RecordLocks } from './write-locks.js'
 import {
-  ADVANCE_CURSOR_SQL,
+  commitSql,
   COUNT_UNINDEXED_SQL,
   ENSURE_ACTORS_SQL,
   INSERT_REJECTS_SQL,
-  MARK_COUNTED_SQL,
   REACTIVATED_SQL,
   SET_HANDLES_SQL,
   SET_STATUSES_SQL,
-  deleteSql,
   purgeAccountSql,
-  upsertSql,
+  recordsSql,
 } from './sql.js'
 
 const DATA_ERROR_CLASSES = ['22', '23', '54']
@@ -86,35 +84,40 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string,
       }
     }
   }
-  for (const t of plan.tables) {
-    if (t.deletes.length) {
-      await client.query(deleteSql(t.module.table), [
-        t.deletes.map((d) => d.uri),
-        t.deletes.map((d) => d.did),
-        t.deletes.map((d) => d.rev),
-        t.deletes.map((d) => d.seq),
-      ])
-      outcome.deleted += t.deletes.length
+  if (plan.tables.length) {
+    const params: unknown[] = []
+    for (const t of plan.tables) {
+      if (t.deletes.length) {
+        params.push(
+          t.deletes.map((d) => d.uri),
+          t.deletes.map((d) => d.did),
+          t.deletes.map((d) => d.rev),
+          t.deletes.map((d) => d.seq),
+        )
+        outcome.deleted += t.deletes.length
+      }
+      if (t.upserts.length) {
+        params.push(
+          t.upserts.map((r) => r.uri),
+          t.upserts.map((r) => r.did),
+          t.upserts.map((r) => r.rkey),
+          t.upserts.map((r) => r.rev),
+          t.upserts.map((r) => r.cid),
+          t.upserts.map((r) => r.seq),
+        )
+        Object.values(t.module.columns).forEach((type, i) =>
+          params.push(
+            t.upserts.map((r) => {
+              const v = r.values[i]
+              return type === 'jsonb' && v !== null ? JSON.stringify(v) : v
+            }),
+          ),
+        )
+        outcome.upserted += t.upserts.length
+      }
     }
-    if (t.upserts.length) {
-      const header = [
-        t.upserts.map((r) => r.uri),
-        t.upserts.map((r) => r.did),
-        t.upserts.map((r) => r.rkey),
-        t.upserts.map((r) => r.rev),
-        t.upserts.map((r) => r.cid),
-        t.upserts.map((r) => r.seq),
-      ]
-      const types = Object.values(t.module.columns)
-      const own = types.map((type, i) =>
-        t.upserts.map((r) => {
-          const v = r.values[i]
-          return type === 'jsonb' && v !== null ? JSON.stringify(v) : v
-        }),
-      )
-      await client.query(upsertSql(t.module), [...header, ...own])
-      outcome.upserted += t.upserts.length
-    }
+    const statements = plan.tables.map((t) => ({ module: t.module, deletes: t.deletes.length > 0, upserts: t.upserts.length > 0 }))
+    await client.query(recordsSql(statements), params)
   }
   // after the rows: a position says which commits are applied, so it moves with them
   if (plan.positions.length) await applyPositions(client, plan.positions, source)
@@ -141,7 +144,6 @@ async function applyPlan(client: pg.PoolClient, plan: WritePlan, source: string,
   if (plan.span) {
     const counted = plan.unindexed.flatMap((u) => u.seqs.filter((seq) => seq > 0).map((seq) => ({ seq, collection: u.collection })))
     if (counted.length) await client.query(COUNT_UNINDEXED_SQL, [counted.map((c) => c.collection), counted.map((c) => c.seq)])
-    await client.query(MARK_COUNTED_SQL, [plan.span.after, plan.span.through])
   }
   outcome.unindexed += plan.unindexed.reduce((n, u) => n + u.seqs.length, 0)
   return outcome
@@ -202,8 +204,8 @@ export class BatchWriter implements BatchSink {
       const outcome = await applyPlan(client, plan, this.source, this.locks)
       if (step) await step(client)
       const seq = cursor?.seqAtCommit()
-      if (cursor && seq !== null && seq !== undefined) await client.query(ADVANCE_CURSOR_SQL, [cursor.name, seq])
-      await client.query('COMMIT')
+      // the span applyPlan counted the unindexed ops of is marked counted with the commit (commitSql)
+      await client.query(commitSql({ span: plan.span, cursor: cursor && seq !== null && seq !== undefined ? { name: cursor.name, seq } : null }))
       client.release()
       return outcome
     } catch (err) {

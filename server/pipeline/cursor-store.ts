@@ -1,5 +1,5 @@
 // Where a firehose consumer's position lives. The seq itself is advanced by the writer inside batch transactions
-// (see indexer/sql.ts ADVANCE_CURSOR_SQL); this store reads it and keeps the consumer's run metadata.
+// (see indexer/sql.ts commitSql); this store reads it and keeps the consumer's run metadata.
 import type pg from 'pg'
 
 export type StoredCursor<Meta> = { seq: number | null; meta: Meta | null }

@@ -12,6 +12,7 @@ import { testDatabase } from '../harness/db.js'
 import type { TestDatabase } from '../harness/postgres.js'
 import { indexedState, truncateAll } from '../support/db-state.js'
 import { account, create, del, records } from '../support/ops.js'
+import { isCommitMessage } from '../support/commit-message.js'
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa'
 const BOB = 'did:plc:bobbbbbbbbbbbbbbbbbbbbbb'
@@ -42,7 +43,7 @@ function heldAtCommit(inner: pg.Pool) {
       const client = await inner.connect()
       const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>
       ;(client as unknown as { query: unknown }).query = async (...args: unknown[]) => {
-        if (args[0] === 'COMMIT') {
+        if (isCommitMessage(args[0])) {
           reached()
           await released
         }

@@ -11,6 +11,7 @@ import { createPool } from '../../server/db/pools.js'
 import type { PipelineItem } from '../../server/events/index.js'
 import { BatchWriter } from '../../server/indexer/writer.js'
 import { ACCOUNT_ROW_LOCKS } from '../../server/indexer/write-locks.js'
+import { isCommitMessage } from './commit-message.js'
 
 export type RaceWriterRequest =
   | { kind: 'write'; id: number; items: PipelineItem[]; pauseBefore: number | 'COMMIT' | null }
@@ -45,7 +46,7 @@ function pausingPool(id: number, pauseBefore: number | 'COMMIT' | null): pg.Pool
       }
       let index = 0
       ;(client as unknown as { query: unknown }).query = async (...args: unknown[]) => {
-        if (index++ === pauseBefore || (pauseBefore === 'COMMIT' && args[0] === 'COMMIT')) {
+        if (index++ === pauseBefore || (pauseBefore === 'COMMIT' && isCommitMessage(args[0]))) {
           const { rows } = (await query('SELECT pg_backend_pid() AS pid')) as { rows: { pid: number }[] }
           const resumed = new Promise<void>((resolve) => continues.set(id, resolve))
           send({ kind: 'paused', id, pid: rows[0]!.pid, sql: String(args[0]).trim().split('\n')[0]! })

@@ -15,6 +15,7 @@ import type {
   SyncPosition,
 } from '../../events/index.js'
 import { type CarBlocks, type CidLike, readCar } from './car.js'
+import { cidString } from './cid-string.js'
 import type { AccountBody, CommitBody, IdentityBody, ParsedFrame, RepoOpBody, SyncBody } from './frame.js'
 import { parseOpPath } from './ops.js'
 
@@ -86,7 +87,7 @@ export function commitPosition(body: CommitBody, car: CarBlocks): CommitPosition
     did: body.repo,
     rev: body.rev,
     since: body.since ?? null,
-    prevData: body.prevData ? body.prevData.toString() : null,
+    prevData: body.prevData ? cidString(body.prevData) : null,
     data: read.data,
   }
 }
@@ -105,7 +106,7 @@ function commitData(car: CarBlocks, cid: CidLike | undefined, did: string, rev: 
   const dataCid = CID.asCID(data)
   if (!dataCid) return 'has no data CID'
   if (commitDid !== did || commitRev !== rev) return "names another repo or rev than the frame's"
-  return { data: dataCid.toString() }
+  return { data: cidString(dataCid) }
 }
 
 // Same rule as @atproto/sync's parseAccount: an unrecognised status is not guessed at, whatever `active` says.
@@ -130,7 +131,7 @@ export function opItem(body: CommitBody, op: RepoOpBody, car: CarBlocks): Pipeli
     return opReject(body, op, 'record', `record block is not DAG-CBOR: ${errorMessage(err)}`)
   }
   if (!isRecordValue(record)) return opReject(body, op, 'record', 'record is not a map')
-  return { ...base, uri, kind: op.action, cid: cid.toString(), record } satisfies RecordOp
+  return { ...base, uri, kind: op.action, cid: cidString(cid), record } satisfies RecordOp
 }
 
 function isRecordValue(value: unknown): value is RecordValue {

@@ -136,6 +136,24 @@ describe('the writer follows each repo', () => {
     ])
   })
 
+  it('a position another transaction creates while the batch waits for it is locked and followed, not lost', async () => {
+    // another writer of repo_positions (a resync, another process) creates alice's position and has not committed
+    const other = await pool.connect()
+    try {
+      await other.query('BEGIN')
+      await other.query('INSERT INTO repo_positions (did, rev, data_cid) VALUES ($1, $2, $3)', [ALICE, rev(1), data(ALICE, 1)])
+      const batch = write(chainCommit(ALICE, 2, 2))
+      // the batch's insert of that position waits for the other transaction
+      await expect.poll(async () => (await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0].n).toBe(1)
+      await other.query('COMMIT')
+      await batch
+    } finally {
+      other.release()
+    }
+    const p = (await positions())[ALICE]
+    expect([p.rev, p.data_cid, p.sync_state]).toEqual([rev(2), data(ALICE, 2), 'active'])
+  })
+
   it('a rev more than 5 minutes past the clock is refused with its ops, as verify rejects', async () => {
     const future = '3zzzzzzzzzzzz'
     const post = { ...create({ seq: 1, rev: 1, did: ALICE, collection: POST, rkey: 'p1' }, records.post('from the future')), rev: future }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { IntakeGate } from '../../../server/pipeline/gate.js'
-import { MemoryWatchdog, memoryDecision } from '../../../server/pipeline/watchdog.js'
+import { MemoryWatchdog, SAMPLE_EVERY_MS, memoryDecision } from '../../../server/pipeline/watchdog.js'
 
 describe('the memory watchdog', () => {
   it('continues within the limit and waits 5 s, then 10 s, then 10 s at a time above it', () => {
@@ -36,5 +36,44 @@ describe('the memory watchdog', () => {
       'Memory still high: 600 MB / 512 MB limit, waiting 10 s more',
       'Memory recovered: 400 MB / 512 MB limit, resuming intake',
     ])
+  })
+
+  it('reads memory once per sampling interval while within the limit, and again as soon as the interval is over', async () => {
+    let clock = 0
+    let readings = 0
+    const w = new MemoryWatchdog({
+      limitMb: () => 512,
+      log: () => {},
+      measureMb: () => {
+        readings++
+        return 300
+      },
+      now: () => clock,
+      gate: new IntakeGate(),
+    })
+    for (let i = 0; i < 10; i++) await w.check()
+    expect(readings).toBe(1)
+    clock = SAMPLE_EVERY_MS - 1
+    await w.check()
+    expect(readings).toBe(1)
+    clock = SAMPLE_EVERY_MS
+    await w.check()
+    expect(readings).toBe(2)
+  })
+
+  it('reads memory at every check while above the limit', async () => {
+    const readings = [700, 400, 700, 400]
+    const waits: number[] = []
+    const w = new MemoryWatchdog({
+      limitMb: () => 512,
+      log: () => {},
+      measureMb: () => readings.shift()!,
+      sleep: async (ms) => void waits.push(ms),
+      now: () => 0,
+      gate: new IntakeGate(),
+    })
+    await w.check()
+    expect(readings).toEqual([700, 400])
+    expect(waits).toEqual([5000])
   })
 })
