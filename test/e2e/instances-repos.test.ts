@@ -17,7 +17,7 @@ import { spawnInstances, type ServerInstance as Instance } from '../harness/serv
 import { until } from '../support/backfill.js'
 import { compareWithPds } from '../support/compare.js'
 import type { RepoProxy, RequestSpan } from '../support/pds-proxy.js'
-import { startAgedPds, type AgedPds } from '../support/aged-pds.js'
+import { startAgedPds, startLiveWrites, type AgedPds } from '../support/aged-pds.js'
 
 const RATE = 2
 const CONCURRENCY = 3
@@ -94,15 +94,7 @@ describe('three instances sharing a repository backfill', () => {
     await Promise.all(instances.map((i) => i.server.waitForLine(/\[BACKFILL\] Repos: fetching every record/, 60_000)))
 
     // Live writes all along, to accounts the backfill is fetching: the live firehose (one instance) indexes them.
-    let writing = true
-    const writer = (async () => {
-      for (let n = 0; writing; n++) {
-        const account = seeded.accounts[n % seeded.accounts.length]!
-        const post = await account.agent.post({ text: `live ${n}`, createdAt: new Date().toISOString() })
-        if (n % 3 === 0) await account.agent.deletePost(post.uri)
-        await new Promise((r) => setTimeout(r, 250))
-      }
-    })()
+    const writes = startLiveWrites(seeded, 250)
 
     let victim: Instance | undefined
     await until(
@@ -122,8 +114,7 @@ describe('three instances sharing a repository backfill', () => {
     const survivors = instances.filter((i) => i !== victim)
     // The killed one's repository is taken over once its heartbeat is stale (seconds, not its 30 s lease).
     await Promise.all(survivors.map((i) => i.server.waitForLine(/\[BACKFILL\] Repos complete: \d+ fetched/, 40_000)))
-    writing = false
-    await writer
+    await writes.stop()
 
     const { rows: states } = await pool.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM repos GROUP BY state`)
     expect(states).toEqual([{ state: 'done', n: seeded.dids.length }])

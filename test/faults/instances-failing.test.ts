@@ -21,7 +21,7 @@ import { until } from '../support/backfill.js'
 import { compareWithPds } from '../support/compare.js'
 import type { TestHttpServer } from '../support/http-server.js'
 import type { RepoProxy } from '../support/pds-proxy.js'
-import { startAgedPds, type AgedPds } from '../support/aged-pds.js'
+import { startAgedPds, startLiveWrites, type AgedPds } from '../support/aged-pds.js'
 
 const IDS = ['alpha', 'beta', 'gamma'] as const
 /** A dead instance's jobs are taken over once its heartbeat is three intervals old: seconds, not its 30 s leases. */
@@ -113,15 +113,7 @@ async function scenario() {
   })()
 
   // Live writes all along, to accounts the backfill is fetching: the live firehose indexes them.
-  let writing = true
-  const writer = (async () => {
-    for (let n = 0; writing; n++) {
-      const account = seeded.accounts[n % seeded.accounts.length]!
-      const post = await account.agent.post({ text: `live ${n}`, createdAt: new Date().toISOString() })
-      if (n % 3 === 0) await account.agent.deletePost(post.uri)
-      await new Promise((r) => setTimeout(r, 300))
-    }
-  })()
+  const writes = startLiveWrites(seeded, 300)
 
   const fetchesOf = (did: string) => proxy.fetchesOf(did) - fetchesBefore.get(did)!
   return {
@@ -153,8 +145,7 @@ async function scenario() {
     },
     /** Every job done once, none done before a kill fetched again, the records counted once, the tables equal the PDS. */
     async expectFinished(doneBefore: readonly JobRow[], held: readonly string[]) {
-      writing = false
-      await writer
+      await writes.stop()
       sampling = false
       await sampler
       const rows = await jobs()
@@ -180,9 +171,8 @@ async function scenario() {
       expect(truth.total).toBeGreaterThan(50)
     },
     async close() {
-      writing = false
       sampling = false
-      await Promise.allSettled([writer, sampler])
+      await Promise.allSettled([writes.stop(), sampler])
       await pool.end()
     },
   }
