@@ -23,9 +23,6 @@ export type Skyfill = {
   stop(): Promise<void>
 }
 
-/** How often each instance writes its heartbeat; it counts as live for three of these. */
-const INSTANCE_HEARTBEAT_MS = 2000
-
 export async function startSkyfill(config: Config, log: (line: string) => void = console.log): Promise<Skyfill> {
   for (const warning of config.warnings) log(`[CONFIG] ${warning}`)
   const { url: databaseUrl, embedded } = await openDatabase(config, log)

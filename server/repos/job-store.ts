@@ -3,9 +3,11 @@
 // WHERE accepts only the states job-state.ts allows the move from, and, for a fetching job, only its lease holder.
 //
 // Guarantees: a claim takes a row lock (FOR UPDATE SKIP LOCKED), so two claims never hand out the same job; a job
-// whose holder died is claimable again once its lease has run out; a done job is never claimed again until reset.
-// A holder whose lease ran out keeps it until someone else claims the job: its markDone still succeeds until then.
+// whose holder died is claimable again once its lease has lapsed (the holder's heartbeat stopped, or the lease ran
+// out: db/lease-liveness.ts); a done job is never claimed again until reset. A holder whose lease lapsed keeps it
+// until someone else claims the job: its markDone still succeeds until then.
 import type pg from 'pg'
+import { leaseLapsed } from '../db/lease-liveness.js'
 import type { Transaction } from '../pipeline/sink.js'
 import {
   DEFAULT_RETRY_POLICY,
@@ -73,7 +75,10 @@ type Queryable = Pick<pg.Pool, 'query'> | Transaction
 export interface RepoJobStore {
   /** Adds repositories not seen before; never resets a known one. Returns how many were new. */
   enqueue(entries: EnqueueEntry[]): Promise<number>
-  /** Takes up to `limit` jobs for `owner` for `leaseMs`; jobs on `avoidHosts` (parked, saturated) are left. */
+  /**
+   * Takes up to `limit` jobs for `owner` for `leaseMs`: pending ones, failed ones due, and fetching ones whose lease
+   * lapsed; jobs on `avoidHosts` (parked, saturated) are left.
+   */
   claim(owner: string, limit: number, leaseMs: number, options?: { avoidHosts?: string[] }): Promise<RepoJob[]>
   /** Extends the leases `owner` still holds; returns those dids. */
   renew(owner: string, dids: string[], leaseMs: number): Promise<string[]>
@@ -83,8 +88,11 @@ export interface RepoJobStore {
   markUnavailable(did: string, owner: string, status: string | null, reason: string): Promise<boolean>
   /** A job whose host is parked goes back to pending, its host recorded so claims pass over it meanwhile; no attempt counted. */
   defer(did: string, owner: string, host: string): Promise<boolean>
-  /** On a clean shutdown: every job `owner` holds goes back to pending. Returns how many. */
-  release(owner: string): Promise<number>
+  /**
+   * Jobs `owner` holds go back to pending: `dids` only (a worker stopping), or every one (a clean shutdown, or a
+   * restart with the same instance id giving back what its previous life held). Returns how many.
+   */
+  release(owner: string, dids?: readonly string[]): Promise<number>
   /** Fetch `did` again (only what changed after `since`; null: all), whatever its state; adds it if unknown. */
   reset(did: string, since: string | null): Promise<void>
   /**
@@ -141,14 +149,14 @@ WITH picked AS (
   WHERE ${from('fetching')}
     AND (state = 'pending'
       OR (state = 'failed' AND next_try_at <= now())
-      OR (state = 'fetching' AND lease_until < now()))
+      OR (state = 'fetching' AND ${leaseLapsed('repos')}))
     AND (host IS NULL OR NOT (host = ANY($4::text[])))
   ORDER BY host_rank, did
   LIMIT $2
   FOR UPDATE SKIP LOCKED
 )
 UPDATE repos r
-SET state = 'fetching', lease_owner = $1, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+SET state = 'fetching', lease_owner = $1, lease_until = now() + $3::integer * interval '1 millisecond', lease_ms = $3::integer, updated_at = now()
 FROM picked WHERE r.did = picked.did
 RETURNING r.did, r.discovered_via, r.host, r.since, r.rev, r.attempts, r.lease_until`
 
@@ -163,7 +171,7 @@ ON CONFLICT (did) DO UPDATE SET
                WHEN repos.since IS NULL OR EXCLUDED.since IS NULL THEN NULL
                ELSE least(repos.since, EXCLUDED.since) END,
   attempts = 0, next_try_at = now(), reason = NULL, account_status = NULL,
-  lease_owner = NULL, lease_until = NULL, updated_at = now()
+  lease_owner = NULL, lease_until = NULL, lease_ms = NULL, updated_at = now()
 WHERE repos.${from('pending')} OR repos.state = 'pending'`
 
 type Row = {
@@ -246,7 +254,7 @@ export class PgRepoJobStore implements RepoJobStore {
   async renew(owner: string, dids: string[], leaseMs: number): Promise<string[]> {
     if (dids.length === 0) return []
     const { rows } = await this.pool.query<{ did: string }>(
-      `UPDATE repos SET lease_until = now() + $3 * interval '1 millisecond'
+      `UPDATE repos SET lease_until = now() + $3::integer * interval '1 millisecond', lease_ms = $3::integer
        WHERE did = ANY($2::text[]) AND lease_owner = $1 AND state = 'fetching'
        RETURNING did`,
       [owner, dids, leaseMs],
@@ -257,7 +265,7 @@ export class PgRepoJobStore implements RepoJobStore {
   async markDone(client: Queryable, did: string, owner: string, info: DoneInfo): Promise<boolean> {
     const res = await client.query(
       `UPDATE repos SET state = 'done', rev = $3, data_cid = $4, records = $5, host = $6,
-         reason = NULL, account_status = NULL, lease_owner = NULL, lease_until = NULL, done_at = now(), updated_at = now()
+         reason = NULL, account_status = NULL, lease_owner = NULL, lease_until = NULL, lease_ms = NULL, done_at = now(), updated_at = now()
        WHERE did = $1 AND lease_owner = $2 AND ${from('done')}`,
       [did, owner, info.rev, info.dataCid, info.records, info.host],
     )
@@ -282,7 +290,7 @@ export class PgRepoJobStore implements RepoJobStore {
       `UPDATE repos SET state = 'failed', attempts = $4, reason = $5, host = coalesce($7, host),
          next_try_at = CASE WHEN $6::bigint IS NULL THEN 'infinity'::timestamptz
                             ELSE now() + $6::bigint * interval '1 millisecond' END,
-         lease_owner = NULL, lease_until = NULL, updated_at = now()
+         lease_owner = NULL, lease_until = NULL, lease_ms = NULL, updated_at = now()
        WHERE did = $1 AND lease_owner = $2 AND attempts = $3 AND ${from('failed')}`,
       [did, owner, before, attempts, reason, retryInMs, options.host ?? null],
     )
@@ -293,7 +301,7 @@ export class PgRepoJobStore implements RepoJobStore {
   async markUnavailable(did: string, owner: string, status: string | null, reason: string): Promise<boolean> {
     const res = await this.pool.query(
       `UPDATE repos SET state = 'unavailable', account_status = $3, reason = $4,
-         lease_owner = NULL, lease_until = NULL, updated_at = now()
+         lease_owner = NULL, lease_until = NULL, lease_ms = NULL, updated_at = now()
        WHERE did = $1 AND lease_owner = $2 AND ${from('unavailable')}`,
       [did, owner, status, reason],
     )
@@ -302,18 +310,18 @@ export class PgRepoJobStore implements RepoJobStore {
 
   async defer(did: string, owner: string, host: string): Promise<boolean> {
     const res = await this.pool.query(
-      `UPDATE repos SET state = 'pending', host = $3, lease_owner = NULL, lease_until = NULL, updated_at = now()
+      `UPDATE repos SET state = 'pending', host = $3, lease_owner = NULL, lease_until = NULL, lease_ms = NULL, updated_at = now()
        WHERE did = $1 AND lease_owner = $2 AND ${only('fetching', 'pending')}`,
       [did, owner, host],
     )
     return res.rowCount === 1
   }
 
-  async release(owner: string): Promise<number> {
+  async release(owner: string, dids?: readonly string[]): Promise<number> {
     const res = await this.pool.query(
-      `UPDATE repos SET state = 'pending', lease_owner = NULL, lease_until = NULL, updated_at = now()
-       WHERE lease_owner = $1 AND ${only('fetching', 'pending')}`,
-      [owner],
+      `UPDATE repos SET state = 'pending', lease_owner = NULL, lease_until = NULL, lease_ms = NULL, updated_at = now()
+       WHERE lease_owner = $1 AND ${only('fetching', 'pending')} AND ($2::text[] IS NULL OR did = ANY($2::text[]))`,
+      [owner, dids ?? null],
     )
     return res.rowCount ?? 0
   }
@@ -360,8 +368,8 @@ export class PgRepoJobStore implements RepoJobStore {
   async restartAll(since: string | null): Promise<number> {
     const res = await this.pool.query(
       `UPDATE repos SET state = 'pending', since = $1, attempts = 0, next_try_at = now(), reason = NULL,
-         lease_owner = NULL, lease_until = NULL, updated_at = now()
-       WHERE (${from('pending')} OR state = 'pending') AND NOT (state = 'fetching' AND lease_until > now())`,
+         lease_owner = NULL, lease_until = NULL, lease_ms = NULL, updated_at = now()
+       WHERE (${from('pending')} OR state = 'pending') AND NOT (state = 'fetching' AND NOT ${leaseLapsed('repos')})`,
       [since],
     )
     return res.rowCount ?? 0

@@ -5,7 +5,9 @@
 //
 // Queue guarantees: each worker holds one repository at a time, and at most one chunk of it in memory besides the
 // CAR's blocks (in memory up to the spill size, else in a temp file). Leases are renewed every third of their length
-// while a job is held; a worker that dies loses its jobs to whoever claims them after the lease.
+// while a job is held; a worker that dies loses its jobs to whoever claims them once the lease lapses (at once when
+// its instance's heartbeat stops). On stop, the jobs these workers left unfinished go back to pending, and only those:
+// other workers of the same instance (a resync beside the run's repo part) keep theirs.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { DeleteOp, PipelineItem } from '../events/index.js'
 import { abortableSleep } from '../lib/sleep.js'
@@ -61,6 +63,8 @@ export class RepoWorkers {
   readonly rate = new RateMeter()
   records = 0
   private readonly held = new Set<string>()
+  /** Jobs let go unfinished because of stop(): still leased to this instance until released. */
+  private readonly unfinished = new Set<string>()
   private readonly abort = new AbortController()
   private readonly loggedFailures = new Set<string>()
 
@@ -82,8 +86,8 @@ export class RepoWorkers {
       await Promise.all(Array.from({ length: this.opts.concurrency }, () => this.workLoop()))
     } finally {
       clearInterval(heartbeat)
-      // What this instance still holds goes back to pending at once rather than after the lease.
-      await this.opts.store.release(this.opts.owner).catch(() => 0)
+      // What these workers left goes back to pending at once rather than after the lease.
+      if (this.unfinished.size) await this.opts.store.release(this.opts.owner, [...this.unfinished]).catch(() => 0)
     }
     return this.abort.signal.aborted ? 'stopped' : 'complete'
   }
@@ -119,6 +123,7 @@ export class RepoWorkers {
         this.logFailureKind(`could not record the outcome of a job: ${(err as Error).message}`, job.did)
       } finally {
         this.held.delete(job.did)
+        if (signal.aborted) this.unfinished.add(job.did)
       }
     }
   }

@@ -95,7 +95,10 @@ export type BackfillDeps = {
   instances?: () => InstanceView[]
 }
 
-/** A range held by an instance that stopped renewing it is claimable this long after its last renewal. */
+/**
+ * A range held by an instance that stopped renewing it is claimable this long after its last renewal (at once when
+ * the instance's heartbeat stopped: db/lease-liveness.ts).
+ */
 const RANGE_LEASE_MS = 10_000
 const RANGE_RENEW_MS = 2_000
 
@@ -110,6 +113,7 @@ export class BackfillService {
   private scheduler: ResyncScheduler | null = null
   private resyncWorkers: RepoWorkers | null = null
   private checking: Promise<void> | null = null
+  private previousLifeReleased: Promise<void> | null = null
   private syncCounts: { counts: SyncStateCounts; at: number } | null = null
   private readonly gate = new IntakeGate()
   private readonly watchdog: MemoryWatchdog
@@ -139,11 +143,26 @@ export class BackfillService {
   /** Starts the run in the background; resolves once it has begun (not when it ends). */
   start(): void {
     if (this.stopSignal.signal.aborted) return
+    void this.releasePreviousLife()
     this.keepRepositoriesTrue()
     if (this.state === 'off' || this.running) return
     this.running = this.run().finally(() => {
       this.running = null
     })
+  }
+
+  /**
+   * Once, before this process claims anything: a previous life of this instance id (a restart with the same
+   * INSTANCE_ID) may have held ranges and jobs. Its heartbeat row is this process's now, so they would not lapse
+   * before their leases ran out; they go back to pending at once. A database that is down leaves them to their leases.
+   */
+  private releasePreviousLife(): Promise<void> {
+    this.previousLifeReleased ??= (async () => {
+      const { owner, ranges, repos } = this.deps
+      const [r, j] = await Promise.all([ranges.release(owner), repos?.store.release(repos.owner) ?? 0])
+      if (r + j > 0) this.log.write(`Gave back what a previous run of this instance (${owner}) held: ${r} ranges, ${j} repository jobs`)
+    })().catch(() => {})
+    return this.previousLifeReleased
   }
 
   /**
@@ -163,7 +182,7 @@ export class BackfillService {
       paused: () => this.gate.closedBy.includes('database'),
     })
     this.scheduler.start()
-    this.resyncWorkers = new RepoWorkers({
+    const workers = new RepoWorkers({
       ...this.workerOptions(repos, 1),
       listingDone: () => false,
       idleMs: 2000,
@@ -171,7 +190,8 @@ export class BackfillService {
       // records would be missing from the run's counts.
       standBy: () => this.repoPart?.running ?? false,
     })
-    void this.resyncWorkers.run().catch((err: Error) => this.log.write(`Repos: the resync worker stopped: ${err.message}`))
+    this.resyncWorkers = workers
+    void this.releasePreviousLife().then(() => workers.run()).catch((err: Error) => this.log.write(`Repos: the resync worker stopped: ${err.message}`))
   }
 
   /**
@@ -298,6 +318,7 @@ export class BackfillService {
     const repos = this.deps.repos
     if (!repos) throw new Error('repositories cannot be fetched by this instance: it has no repository part')
     if (dids.length === 0) return
+    await this.releasePreviousLife()
     for (const did of dids) await queueResync(repos.db, repos.store, did, reason)
     const workers = new RepoWorkers({ ...this.workerOptions(repos, Math.min(repos.concurrency, dids.length)), listingDone: () => true })
     const running = workers.run()
@@ -327,6 +348,7 @@ export class BackfillService {
     const { config, relay } = this.deps
     const store = this.deps.cursors
     try {
+      await this.releasePreviousLife()
       const settings = this.deps.throttle.current()
       for (const line of configLines(config, settings, this.deps.throttle.describe(), relay)) this.log.write(line)
       this.state = 'locating'

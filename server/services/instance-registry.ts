@@ -1,9 +1,11 @@
 // Every instance on one database says it is alive: a row in `instances` (migration 006) written every few seconds
 // with what it holds (replay ranges, repository jobs, counted from their leases) and its rates. From the same
-// heartbeat it learns who else is live (a heartbeat within three intervals), which is how the per-host limits are
+// heartbeat it learns who else is live (a heartbeat within three of its intervals: db/lease-liveness.ts, which also
+// lets the others take over the leases of an instance that stopped beating), which is how the per-host limits are
 // divided (net/limit-share.ts) and what /api/backfill and the dashboard list. A dead instance's row stays, shown as
 // not live, for a while; a stopped one deletes its own, so the others take its share at their next heartbeat.
 import type pg from 'pg'
+import { INSTANCE_LIVE } from '../db/lease-liveness.js'
 
 export type InstanceReport = { eventsPerSecond: number; recordsPerSecond: number; framesWritten: number }
 
@@ -35,14 +37,18 @@ export type InstanceRegistryOptions = {
   log: (line: string) => void
 }
 
+/** An instance counts as live for this many of its heartbeat intervals after its last one. */
+const LIVE_BEATS = 3
+
 const BEAT_SQL = `
-  INSERT INTO instances AS i (id, hostname, pid, started_at, last_heartbeat, ranges_held, repos_held,
+  INSERT INTO instances AS i (id, hostname, pid, started_at, live_ms, last_heartbeat, ranges_held, repos_held,
     events_per_second, records_per_second, frames_written)
-  VALUES ($1, $2, $3, $4, now(),
+  VALUES ($1, $2, $3, $4, $8, now(),
     (SELECT count(*) FROM replay_ranges WHERE lease_owner = $1 AND state = 'replaying'),
     (SELECT count(*) FROM repos WHERE lease_owner = $1 AND state = 'fetching'),
     $5, $6, $7)
-  ON CONFLICT (id) DO UPDATE SET last_heartbeat = now(), ranges_held = EXCLUDED.ranges_held,
+  ON CONFLICT (id) DO UPDATE SET last_heartbeat = now(), live_ms = EXCLUDED.live_ms, hostname = EXCLUDED.hostname,
+    pid = EXCLUDED.pid, started_at = EXCLUDED.started_at, ranges_held = EXCLUDED.ranges_held,
     repos_held = EXCLUDED.repos_held, events_per_second = EXCLUDED.events_per_second,
     records_per_second = EXCLUDED.records_per_second, frames_written = EXCLUDED.frames_written`
 
@@ -50,8 +56,8 @@ const BEAT_SQL = `
 const LIST_SQL = `
   WITH gone AS (DELETE FROM instances WHERE last_heartbeat < now() - interval '1 hour')
   SELECT id, hostname, pid, started_at, last_heartbeat, ranges_held, repos_held, events_per_second,
-    records_per_second, frames_written, last_heartbeat >= now() - $1 * interval '1 millisecond' AS live
-  FROM instances WHERE last_heartbeat >= now() - interval '10 minutes' ORDER BY id`
+    records_per_second, frames_written, ${INSTANCE_LIVE} AS live
+  FROM instances i WHERE last_heartbeat >= now() - interval '10 minutes' ORDER BY id`
 
 type Row = {
   id: string
@@ -107,8 +113,9 @@ export class InstanceRegistry {
     const { pool, id } = this.opts
     const r = this.opts.report()
     try {
-      await pool.query(BEAT_SQL, [id, this.opts.hostname, this.opts.pid, this.startedAt, r.eventsPerSecond, r.recordsPerSecond, r.framesWritten])
-      const { rows } = await pool.query<Row>(LIST_SQL, [3 * this.opts.intervalMs])
+      const beat = [id, this.opts.hostname, this.opts.pid, this.startedAt, r.eventsPerSecond, r.recordsPerSecond, r.framesWritten, LIVE_BEATS * this.opts.intervalMs]
+      await pool.query(BEAT_SQL, beat)
+      const { rows } = await pool.query<Row>(LIST_SQL)
       this.instances = rows.map((row) => ({
         id: row.id,
         host: row.hostname,

@@ -1,6 +1,6 @@
 // Three instances (real server processes) on one database share a beyond-the-window backfill (BACKFILL_DAYS=all
 // against a reference PDS that replays two seconds) while live writes go on; one is SIGKILLed in the middle of the
-// repository part. The other two finish it (the killed one's repository is taken over when its lease runs out) and
+// repository part. The other two finish it (the killed one's repository is taken over when its heartbeat stops) and
 // every table equals the PDS's repos, record for record. Every request to the repo host passes a counting proxy
 // (the DID documents point there): the rate and the requests in flight summed over the instances stay within
 // BACKFILL_HOST_RATE and BACKFILL_HOST_CONCURRENCY, each instance using its share of them. /api/backfill lists the
@@ -9,38 +9,33 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackfillProgress } from '../../server/services/backfill.js'
 import { testDatabase } from '../harness/db.js'
-import { startPds, type PdsHandle } from '../harness/pds.js'
+import type { PdsHandle } from '../harness/pds.js'
 import { dumpPdsRepos } from '../harness/pds-repos.js'
 import type { TestDatabase } from '../harness/postgres.js'
-import { seedWorkload, type SeedSummary } from '../harness/seed.js'
+import type { SeedSummary } from '../harness/seed.js'
 import { spawnInstances, type ServerInstance as Instance } from '../harness/server-process.js'
 import { until } from '../support/backfill.js'
 import { compareWithPds } from '../support/compare.js'
-import type { TestHttpServer } from '../support/http-server.js'
-import { startRepoProxy, startRewritingPlc, type RepoProxy, type RequestSpan } from '../support/pds-proxy.js'
+import type { RepoProxy, RequestSpan } from '../support/pds-proxy.js'
+import { startAgedPds, startLiveWrites, type AgedPds } from '../support/aged-pds.js'
 
-const REPLAY_MS = 2000
 const RATE = 2
 const CONCURRENCY = 3
 const IDS = ['alpha', 'beta', 'gamma'] as const
 const ADMIN_TOKEN = 'instances-test-admin-token'
 
 
+let aged: AgedPds
 let pds: PdsHandle
 let seeded: SeedSummary
 let proxy: RepoProxy
-let plc: TestHttpServer
 let db: TestDatabase
 let pool: pg.Pool
 const instances: Instance[] = []
 
 beforeAll(async () => {
-  pds = await startPds({ repoBackfillLimitMs: REPLAY_MS })
-  seeded = await seedWorkload(pds.url, { accounts: 20, actionsPerAccount: 8, seed: 31 })
-  // Let all of it age out of what the PDS replays: every record has to come from the repositories.
-  await new Promise((r) => setTimeout(r, REPLAY_MS + 1000))
-  proxy = await startRepoProxy(pds.url)
-  plc = await startRewritingPlc(pds.plcUrl, seeded.dids, () => proxy.url)
+  aged = await startAgedPds({ accounts: 20, actionsPerAccount: 8, seed: 31 })
+  ;({ pds, seeded, proxy } = aged)
   db = await testDatabase()
   pool = new pg.Pool({ connectionString: db.url, max: 2 })
 }, 120_000)
@@ -50,8 +45,7 @@ afterAll(async () => {
   await Promise.all(instances.map((i) => i.server.exited))
   await pool?.end()
   await db?.drop()
-  await Promise.all([plc?.close(), proxy?.close()])
-  await pds?.stop()
+  await aged?.close()
 })
 
 /** The most requests that arrived at the host within any `windowMs`. */
@@ -84,7 +78,7 @@ describe('three instances sharing a repository backfill', () => {
       ...(await spawnInstances(IDS, {
         DATABASE_URL: db.url,
         RELAY_URL: pds.url,
-        PLC_URL: plc.url,
+        PLC_URL: aged.plc.url,
         HANDLE_RESOLVER_URL: pds.url,
         ALLOW_PRIVATE_HOSTS: 'true',
         FIREHOSE_ENABLED: 'true',
@@ -100,15 +94,7 @@ describe('three instances sharing a repository backfill', () => {
     await Promise.all(instances.map((i) => i.server.waitForLine(/\[BACKFILL\] Repos: fetching every record/, 60_000)))
 
     // Live writes all along, to accounts the backfill is fetching: the live firehose (one instance) indexes them.
-    let writing = true
-    const writer = (async () => {
-      for (let n = 0; writing; n++) {
-        const account = seeded.accounts[n % seeded.accounts.length]!
-        const post = await account.agent.post({ text: `live ${n}`, createdAt: new Date().toISOString() })
-        if (n % 3 === 0) await account.agent.deletePost(post.uri)
-        await new Promise((r) => setTimeout(r, 250))
-      }
-    })()
+    const writes = startLiveWrites(seeded, 250)
 
     let victim: Instance | undefined
     await until(
@@ -126,10 +112,9 @@ describe('three instances sharing a repository backfill', () => {
     victim!.server.kill('SIGKILL')
     await victim!.server.exited
     const survivors = instances.filter((i) => i !== victim)
-    // The killed one's repository is taken over once its lease (30 s) runs out.
-    await Promise.all(survivors.map((i) => i.server.waitForLine(/\[BACKFILL\] Repos complete: \d+ fetched/, 70_000)))
-    writing = false
-    await writer
+    // The killed one's repository is taken over once its heartbeat is stale (seconds, not its 30 s lease).
+    await Promise.all(survivors.map((i) => i.server.waitForLine(/\[BACKFILL\] Repos complete: \d+ fetched/, 40_000)))
+    await writes.stop()
 
     const { rows: states } = await pool.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM repos GROUP BY state`)
     expect(states).toEqual([{ state: 'done', n: seeded.dids.length }])

@@ -102,8 +102,8 @@ describe('a repository backfill over two PDSes, killed and restarted', () => {
     expect(await compareWithPds(pool, mergeDumps(await Promise.all(pdses.map((p) => dumpPdsRepos(p.url)))))).not.toEqual([])
 
     const second = await start()
-    // The repository the killed process held is taken over once its lease (30 s) runs out.
-    await second.waitForLine(/\[BACKFILL\] Repos complete: \d+ fetched/, 70_000)
+    // The repository the killed process held is taken over once its heartbeat is stale (seconds, not its lease).
+    await second.waitForLine(/\[BACKFILL\] Repos complete: \d+ fetched/, 40_000)
     const after = await doneRows()
     expect(after.map((r) => r.did)).toHaveLength(6)
     for (const row of before) {
@@ -121,5 +121,5 @@ describe('a repository backfill over two PDSes, killed and restarted', () => {
     expect(rows[0]!.n).toBe(truth.total)
     second.kill('SIGTERM')
     await second.exited
-  }, 110_000)
+  }, 90_000)
 })

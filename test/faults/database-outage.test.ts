@@ -14,7 +14,7 @@ import { seedRun, until } from './support/run.js'
 import { groundTruth, readState, type State } from './support/truth.js'
 
 const EVENTS = 2000
-const OUTAGE_MS = 20_000
+const OUTAGE_MS = 15_000
 let cluster: OwnCluster
 let frames: GeneratedFrame[]
 
@@ -83,7 +83,7 @@ async function waitForCursor(s: Scenario, atLeast: number) {
   await until(async () => ((await s.progress()).cursor ?? 0) >= atLeast, 30_000, `cursor ${atLeast}`)
 }
 
-describe('a 20 s database outage in the middle of a backfill', () => {
+describe('a 15 s database outage in the middle of a backfill', () => {
   let s: Scenario
   let stoppedAt = 0
   let startedAt = 0
@@ -137,10 +137,10 @@ describe('a 20 s database outage in the middle of a backfill', () => {
   })
 
   it('retries the write with growing waits, not in a tight loop', () => {
-    // Two writer slots retry independently at about 1, 3, 7, 12 and 17 s into the outage (1, 2, 4, then 5 s apart):
-    // a handful of attempts in all, never a tight loop.
+    // Two writer slots retry independently at about 1, 3, 7 and 12 s into the outage (1, 2, 4, then 5 s apart): a
+    // handful of attempts in all, never a tight loop.
     expect(backfillAttempts.length).toBeGreaterThanOrEqual(3)
-    expect(backfillAttempts.length).toBeLessThanOrEqual(16)
+    expect(backfillAttempts.length).toBeLessThanOrEqual(12)
     expect(backfillAttempts.every((a) => !a.ok)).toBe(true)
     const times = backfillAttempts.map((a) => a.at)
     const gaps = times.slice(1).map((t, i) => t - times[i]!)
@@ -176,22 +176,4 @@ describe('a 20 s database outage in the middle of a backfill', () => {
   it('loses nothing: the tables equal a sequential replay of every frame', async () => {
     expect(finalState).toEqual(await groundTruth(frames))
   })
-})
-
-describe('Postgres restarted (stopped and started at once) in the middle of a backfill', () => {
-  it('the backfill completes and its tables equal a sequential replay of every frame', async () => {
-    const s = await startScenario()
-    try {
-      await s.server.waitForLine(/\[BACKFILL\] Replaying from cursor 0/)
-      await waitForCursor(s, 300)
-      await cluster.stop()
-      await cluster.start()
-      await s.server.waitForLine(/\[BACKFILL\] Complete: reached head seq/, 60_000)
-      expect(await s.progress()).toMatchObject({ state: 'complete', cursor: EVENTS })
-      expect(s.server.proc.exitCode).toBeNull()
-      expect(await readState(s.pool)).toEqual(await groundTruth(frames))
-    } finally {
-      await s.close()
-    }
-  }, 90_000)
 })

@@ -1,7 +1,7 @@
 // The replay part of a run as one instance takes part in it: claim a range of the window (range-store.ts), replay it
 // with a consumer whose cursor is the range's own (so its rows and its cursor commit together), mark it done, claim
-// the next; when none is left to claim, wait for the ranges other instances hold (taking over any whose lease runs
-// out) until every range is done. The lease is renewed every few seconds while the range is replayed; a range found
+// the next; when none is left to claim, wait for the ranges other instances hold (taking over any whose lease
+// lapses) until every range is done. The lease is renewed every few seconds while the range is replayed; a range found
 // taken over (this instance was too slow to renew) is let go at once.
 //
 // Guarantees: a range is replayed by one holder at a time as far as leases go; it is marked done by the holder whose
@@ -91,7 +91,7 @@ export class RangeReplay {
       }
       this.opts.log(
         range.takenFrom
-          ? `Range ${describe(range)}: taken over from ${range.takenFrom}, whose lease ran out, at its committed cursor ${range.from}`
+          ? `Range ${describe(range)}: taken over from ${range.takenFrom}, whose lease lapsed, at its committed cursor ${range.from}`
           : `Range ${describe(range)}: replaying from cursor ${range.from}`,
       )
       const end = await this.replay(range)

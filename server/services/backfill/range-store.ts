@@ -2,11 +2,13 @@
 // instances share the replay window, and a restart resumes with a query.
 //
 // Guarantees: a claim takes a row lock (FOR UPDATE SKIP LOCKED), so two claims never hand out the same range; a
-// range whose holder died (its lease ran out) is claimable again, from its committed cursor; a range is marked done
-// once, by its holder, and only when its cursor has reached its end; a done range is never claimed again. A holder
-// whose lease ran out keeps the range until someone else claims it. The run's own cursor (the `backfill` row) is
-// the lowest seq below which every range is written, and only ever moves forward.
+// range whose holder died is claimable again once its lease lapsed (the holder's heartbeat stopped, or the lease ran
+// out: db/lease-liveness.ts), from its committed cursor; a range is marked done once, by its holder, and only when
+// its cursor has reached its end; a done range is never claimed again. A holder whose lease lapsed keeps the range
+// until someone else claims it. The run's own cursor (the `backfill` row) is the lowest seq below which every range
+// is written, and only ever moves forward.
 import type pg from 'pg'
+import { leaseLapsed } from '../../db/lease-liveness.js'
 import { initialCursor, type SeqRange } from './range-split.js'
 
 export type ClaimedRange = SeqRange & {
@@ -14,7 +16,7 @@ export type ClaimedRange = SeqRange & {
   cursorName: string
   /** The committed cursor when claimed: the replay starts after it. */
   from: number
-  /** Who held it before, when this claim took it over from an expired lease. */
+  /** Who held it before, when this claim took it over from a lapsed lease. */
   takenFrom: string | null
 }
 
@@ -22,7 +24,7 @@ export type ClaimedRange = SeqRange & {
 export type RangeSummary = {
   ranges: number
   done: number
-  /** Ranges under a lease that has not run out. */
+  /** Ranges under a lease that has not lapsed. */
   replaying: number
   /** Seqs of the window written, over every range. */
   written: number
@@ -33,10 +35,10 @@ export type RangeSummary = {
 const CLAIM_SQL = `
   WITH next AS (
     SELECT id, lease_owner AS previous FROM replay_ranges
-    WHERE run_id = $1 AND (state = 'pending' OR (state = 'replaying' AND lease_until < now()))
+    WHERE run_id = $1 AND (state = 'pending' OR (state = 'replaying' AND ${leaseLapsed('replay_ranges')}))
     ORDER BY range_start LIMIT 1 FOR UPDATE SKIP LOCKED
   )
-  UPDATE replay_ranges r SET state = 'replaying', lease_owner = $2, lease_until = now() + $3 * interval '1 millisecond',
+  UPDATE replay_ranges r SET state = 'replaying', lease_owner = $2, lease_until = now() + $3::integer * interval '1 millisecond', lease_ms = $3::integer,
     claims = r.claims + 1,
     claimed_from = GREATEST(r.range_start, LEAST(r.range_end, COALESCE((SELECT seq FROM cursors WHERE name = r.cursor_name), r.range_start)))
   FROM next WHERE r.id = next.id
@@ -48,7 +50,7 @@ const WRITTEN_TO = `GREATEST(r.range_start, LEAST(r.range_end, COALESCE(c.seq, r
 const ADVANCE_SQL = `
   WITH s AS (
     SELECT count(*)::int AS ranges, count(*) FILTER (WHERE r.state = 'done')::int AS done,
-      count(*) FILTER (WHERE r.state = 'replaying' AND r.lease_until >= now())::int AS replaying,
+      count(*) FILTER (WHERE r.state = 'replaying' AND NOT ${leaseLapsed('r')})::int AS replaying,
       COALESCE(sum(${WRITTEN_TO} - r.range_start), 0)::bigint AS written,
       COALESCE(min(CASE WHEN r.state <> 'done' THEN ${WRITTEN_TO} END), $2) AS cursor
     FROM replay_ranges r LEFT JOIN cursors c ON c.name = r.cursor_name WHERE r.run_id = $1
@@ -107,7 +109,7 @@ export class RangeStore {
     }
   }
 
-  /** The first range in seq order that is pending or whose lease ran out, now `owner`'s for `leaseMs`; null: none. */
+  /** The first range in seq order that is pending or whose lease lapsed, now `owner`'s for `leaseMs`; null: none. */
   async claim(runId: string, owner: string, leaseMs: number): Promise<ClaimedRange | null> {
     const { rows } = await this.pool.query<ClaimRow>(CLAIM_SQL, [runId, owner, leaseMs])
     const r = rows[0]
@@ -125,7 +127,7 @@ export class RangeStore {
   /** Extends `owner`'s lease; false when the range is no longer its own (another instance took it over). */
   async renew(id: number, owner: string, leaseMs: number): Promise<boolean> {
     const { rowCount } = await this.pool.query(
-      `UPDATE replay_ranges SET lease_until = now() + $3 * interval '1 millisecond'
+      `UPDATE replay_ranges SET lease_until = now() + $3::integer * interval '1 millisecond', lease_ms = $3::integer
        WHERE id = $1 AND lease_owner = $2 AND state = 'replaying'`,
       [id, owner, leaseMs],
     )
@@ -135,7 +137,7 @@ export class RangeStore {
   /** Done, by its holder, once its cursor has reached its end; false when it was not (any more) `owner`'s. */
   async markDone(id: number, owner: string): Promise<boolean> {
     const { rowCount } = await this.pool.query(
-      `UPDATE replay_ranges r SET state = 'done', done_by = $2, done_at = now(), lease_owner = NULL, lease_until = NULL
+      `UPDATE replay_ranges r SET state = 'done', done_by = $2, done_at = now(), lease_owner = NULL, lease_until = NULL, lease_ms = NULL
        WHERE r.id = $1 AND r.lease_owner = $2 AND r.state = 'replaying'
          AND (SELECT seq FROM cursors WHERE name = r.cursor_name) >= r.range_end`,
       [id, owner],
@@ -143,12 +145,16 @@ export class RangeStore {
     return rowCount === 1
   }
 
-  /** Gives back what `owner` holds (a clean stop), so that another instance need not wait for the lease. */
-  async release(owner: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE replay_ranges SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND state = 'replaying'`,
+  /**
+   * Gives back what `owner` holds (a clean stop, or a restart with the same instance id: what its previous life held),
+   * so that another instance need not wait for the lease. Returns how many ranges.
+   */
+  async release(owner: string): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE replay_ranges SET state = 'pending', lease_owner = NULL, lease_until = NULL, lease_ms = NULL WHERE lease_owner = $1 AND state = 'replaying'`,
       [owner],
     )
+    return rowCount ?? 0
   }
 
   /** The run's summary, moving the run's cursor up to the lowest seq below which every range is written. */

@@ -20,7 +20,10 @@ const REQUEST_TIMEOUT_MS = 30_000
 export const SPILL_ABOVE_BYTES = 8 * 1024 * 1024
 /** The repository work's bookkeeping pool: claims, leases, listings, positions, counts (a few at a time). */
 export const REPO_POOL_SIZE = 3
-/** Seconds, not hours: a dead instance's jobs are taken over quickly; renewed every third of it. */
+/**
+ * Renewed every third of it. A dead instance's jobs are taken over as soon as its heartbeat stops (a few seconds);
+ * this bounds a job that a live instance stopped renewing, or one held by a process without an instance row.
+ */
 export const REPO_LEASE_MS = 30_000
 
 export function createRepoDeps(opts: {

@@ -275,6 +275,14 @@ describe('restart', () => {
     expect(await store.counts()).toMatchObject({ pending: 3, fetching: 0 })
     expect(await store.claim('b', 10, 60_000)).toHaveLength(3)
   })
+
+  it('release of some jobs hands back only those: the instance keeps the others it holds', async () => {
+    await store.enqueue(range(0, 3).map((i) => entry(i)))
+    await store.claim('a', 3, 60_000)
+    expect(await store.release('a', [did(1)])).toBe(1)
+    expect(await store.counts()).toMatchObject({ pending: 1, fetching: 2 })
+    expect((await store.claim('b', 10, 60_000)).map((j) => j.did)).toEqual([did(1)])
+  })
 })
 
 describe('reset for a resync', () => {
