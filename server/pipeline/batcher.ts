@@ -14,17 +14,15 @@ export class Batcher {
   private lastSeq: number | null = null
   /** The last seq added, across batches: where a frame too broken to tell its own seq was in the stream. */
   private lastSeen: number | null = null
-  /** Where the stream stands: the last seq added, or the seq it started after. */
-  private streamSeq: number | null
   private afterSeq: number | null
 
-  constructor(startSeq: number | null = null) {
-    this.streamSeq = startSeq
+  /** `startSeq`: the seq the stream starts after (the cursor it resumes from). */
+  constructor(private readonly startSeq: number | null = null) {
     this.afterSeq = startSeq
   }
 
   add(frame: DecodedFrame): void {
-    if (this.frames === 0) this.afterSeq = this.streamSeq
+    if (this.frames === 0) this.afterSeq = this.lastSeen ?? this.startSeq
     for (const item of frame.items) {
       this.items.push(frame.seq === null && item.kind === 'reject' && item.seq === null ? { ...item, seqBefore: this.lastSeen } : item)
     }
@@ -32,7 +30,6 @@ export class Batcher {
     if (frame.seq !== null) {
       this.lastSeq = frame.seq
       this.lastSeen = frame.seq
-      this.streamSeq = frame.seq
     }
   }
 
