@@ -19,7 +19,7 @@ export function reposMarkdown(r: RepoBenchResult): string {
       `writes ${n(r.limit.writePerCpuSecond)} with Postgres's CPU, limit ${n(r.limit.recordsPerCpuSecond)}, of which max reached ` +
       `${r.fractionOfLimitPerCpu === null ? '–' : `${(r.fractionOfLimitPerCpu * 100).toFixed(0)}%`}); peak RSS ${n(r.peakRssMb)} MB; API p99 ${n(r.apiP99Ms)} ms.`,
     '',
-    '| profile | span | records/s | per server CPU-s | per CPU-s with Postgres | server CPU % | Postgres CPU % | peak RSS MB | API p99 ms | rows |',
+    '| profile | span | records/s | per server CPU-s | per CPU-s with Postgres | server CPU % | Postgres CPU % | peak RSS MB | API p99 ms | rows written in the span |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const p of r.profiles) {
@@ -27,7 +27,7 @@ export function reposMarkdown(r: RepoBenchResult): string {
     const span = p.span === 'window' ? `${p.seconds} s window` : `${p.seconds} s, ${p.completed ? 'all records' : 'cut at the cap'}${tail}`
     lines.push(
       `| ${p.profile} | ${span} | ${n(p.recordsPerSecond)} | ${n(p.recordsPerCpuSecond)} | ${n(p.recordsPerCpuSecondWithPostgres)} | ${p.cpu.serverCpuPercent} | ${p.cpu.postgresCpuPercent ?? '–'} | ` +
-        `${n(p.peakRssMb)} | ${n(p.apiP99Ms)} | ${n(p.rows)} |`,
+        `${n(p.peakRssMb)} | ${n(p.apiP99Ms)} | ${n(p.rowsWritten)} |`,
     )
   }
   return `${lines.join('\n')}\n`

@@ -55,7 +55,9 @@ export type RepoProfileResult = {
   span: 'to-the-end' | 'window'
   completed: boolean
   seconds: number
-  rows: number
+  /** Rows written in the span: from its first sample (rows written before it, during the warm-up or before the first
+   *  sample of `max`, are not in it), so that rowsWritten / seconds is recordsPerSecond. */
+  rowsWritten: number
   recordsPerSecond: number
   recordsPerCpuSecond: number | null
   /** Records per CPU-second of the server and Postgres together: comparable with the limit's recordsPerCpuSecond. */
@@ -282,7 +284,7 @@ async function runProfile(ctx: RepoBenchContext, config: RepoRunConfig, workload
       span: toTheEnd ? 'to-the-end' : 'window',
       completed,
       seconds: cpu.wallSeconds,
-      rows: written,
+      rowsWritten: written,
       recordsPerSecond: round(written / cpu.wallSeconds),
       recordsPerCpuSecond: cpu.serverCpuSeconds > 0 ? Math.round(written / cpu.serverCpuSeconds) : null,
       recordsPerCpuSecondWithPostgres:
