@@ -38,9 +38,12 @@ class VerifyError extends Error {
 
 const NOT_PROVEN = 'op not proven by the signed commit'
 
+export type VerifiedDecoderOptions = { retry?: RetryPolicy; signatures?: SignatureVerifier }
+
 /** `idResolver` should cache DID documents: every commit needs its repo's key. */
-export function createVerifiedDecoder(idResolver: IdResolver, retry: RetryPolicy = DEFAULT_RETRY): FrameDecoder {
-  const signatures = new SignatureVerifier()
+export function createVerifiedDecoder(idResolver: IdResolver, opts: VerifiedDecoderOptions = {}): FrameDecoder {
+  const retry = opts.retry ?? DEFAULT_RETRY
+  const signatures = opts.signatures ?? new SignatureVerifier()
   // Reading the key out of a DID document decompresses its point in pure JS, which costs more than the whole
   // native verification; the resolver hands back the same document object until it refetches it.
   const keysByDocument = new WeakMap<DidDocument, string>()
