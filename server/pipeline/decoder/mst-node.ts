@@ -6,6 +6,7 @@
 // the generic codec still accepts is read by it, as before: both read the same values from the same bytes.
 import { hash } from 'node:crypto'
 import type { CidLike } from './car.js'
+import { CanonicalReader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_UINT, NULL, TAG_CID, textKey } from './canonical-cbor.js'
 
 /** A node's fields as encoded: each key is stored as `p` bytes shared with the previous key, then the rest `k`. */
 export type RawMstNode = { l: CidLike | null; e: RawMstEntry[] }
@@ -14,49 +15,35 @@ export type RawMstEntry = { p: number; k: Uint8Array; v: CidLike; t: CidLike | n
 /** An entry as the tree knows it: its whole key, record CID, and the subtree to its right. */
 export type MstEntryLinks = { key: string; value: CidLike; right: CidLike | null }
 
-const MAJOR_UINT = 0
-const MAJOR_BYTES = 2
-const MAJOR_TEXT = 3
-const MAJOR_ARRAY = 4
-const MAJOR_MAP = 5
-const NULL = 0xf6
-const TAG_CID = [0xd8, 0x2a] as const
 const CID_V1 = 1
 const SHA2_256 = 0x12
 const DIGEST_LENGTH = 32
-/** 0x01, a one-byte codec, 0x12, 0x20, then the digest. */
-const CID_LENGTH = 4 + DIGEST_LENGTH
 const DAG_CBOR = 0x71
 
-const KEY_E = 0x65
-const KEY_L = 0x6c
-const KEY_K = 0x6b
-const KEY_P = 0x70
-const KEY_T = 0x74
-const KEY_V = 0x76
+const [E, L, K, P, T, V] = ['e', 'l', 'k', 'p', 't', 'v'].map(textKey)
 
 /** The node's fields, or null when `block` is not a node in canonical form (then the generic codec decides). */
 export function readMstNode(block: Uint8Array): RawMstNode | null {
-  const r = new NodeReader(block)
-  if (r.byte() !== ((MAJOR_MAP << 5) | 2) || !r.key(KEY_E)) return null
+  const r = new CanonicalReader(block)
+  if (r.byte() !== ((MAJOR_MAP << 5) | 2) || !r.key(E)) return null
   const count = r.head(MAJOR_ARRAY)
   if (count === null || count > block.length) return null
   const e: RawMstEntry[] = []
   for (let i = 0; i < count; i++) {
-    if (r.byte() !== ((MAJOR_MAP << 5) | 4) || !r.key(KEY_K)) return null
+    if (r.byte() !== ((MAJOR_MAP << 5) | 4) || !r.key(K)) return null
     const keyLength = r.head(MAJOR_BYTES)
     if (keyLength === null) return null
     const k = r.take(keyLength)
-    if (k === null || !r.key(KEY_P)) return null
+    if (k === null || !r.key(P)) return null
     const p = r.head(MAJOR_UINT)
-    if (p === null || !r.key(KEY_T)) return null
+    if (p === null || !r.key(T)) return null
     const t = r.linkOrNull()
-    if (t === undefined || !r.key(KEY_V)) return null
+    if (t === undefined || !r.key(V)) return null
     const v = r.linkOrNull()
     if (!v) return null
     e.push({ p, k, v, t })
   }
-  if (!r.key(KEY_L)) return null
+  if (!r.key(L)) return null
   const l = r.linkOrNull()
   if (l === undefined || !r.done) return null
   return { l, e }
@@ -66,30 +53,30 @@ export function readMstNode(block: Uint8Array): RawMstNode | null {
 export function encodeMstNode(left: CidLike | null, entries: readonly MstEntryLinks[]): Uint8Array {
   const w = new NodeWriter(16 + entries.length * 128)
   w.head(MAJOR_MAP, 2)
-  w.key(KEY_E)
+  w.key(E)
   w.head(MAJOR_ARRAY, entries.length)
   let previous = ''
   for (const { key, value, right } of entries) {
     const p = sharedPrefixLength(previous, key)
     previous = key
     w.head(MAJOR_MAP, 4)
-    w.key(KEY_K)
+    w.key(K)
     w.latin1(key, p)
-    w.key(KEY_P)
+    w.key(P)
     w.head(MAJOR_UINT, p)
-    w.key(KEY_T)
+    w.key(T)
     w.linkOrNull(right)
-    w.key(KEY_V)
+    w.key(V)
     w.linkOrNull(value)
   }
-  w.key(KEY_L)
+  w.key(L)
   w.linkOrNull(left)
   return w.bytes()
 }
 
 /** The CIDv1 (dag-cbor, sha2-256) of a node's bytes, as MST nodes are named. */
 export function mstNodeCid(bytes: Uint8Array): CidLike {
-  const cid = new Uint8Array(CID_LENGTH)
+  const cid = new Uint8Array(4 + DIGEST_LENGTH)
   cid.set([CID_V1, DAG_CBOR, SHA2_256, DIGEST_LENGTH])
   cid.set(hash('sha256', bytes, 'buffer'), 4)
   return { bytes: cid }
@@ -99,64 +86,6 @@ function sharedPrefixLength(a: string, b: string): number {
   let i = 0
   while (i < a.length && i < b.length && a[i] === b[i]) i++
   return i
-}
-
-class NodeReader {
-  private i = 0
-
-  constructor(private readonly bytes: Uint8Array) {}
-
-  get done(): boolean {
-    return this.i === this.bytes.length
-  }
-
-  byte(): number {
-    return this.i < this.bytes.length ? this.bytes[this.i++] : -1
-  }
-
-  /** A one-letter text key. */
-  key(letter: number): boolean {
-    return this.byte() === ((MAJOR_TEXT << 5) | 1) && this.byte() === letter
-  }
-
-  /** The argument of a head of `major` type in its shortest form (as strict DAG-CBOR requires), or null. */
-  head(major: number): number | null {
-    const first = this.byte()
-    if (first >> 5 !== major) return null
-    const info = first & 0x1f
-    if (info < 24) return info
-    if (info === 24) {
-      const n = this.byte()
-      return n >= 24 ? n : null
-    }
-    if (info === 25) {
-      const hi = this.byte()
-      const lo = this.byte()
-      if (hi < 0 || lo < 0) return null
-      const n = (hi << 8) | lo
-      return n >= 0x100 ? n : null
-    }
-    return null
-  }
-
-  take(length: number): Uint8Array | null {
-    if (length > this.bytes.length - this.i) return null
-    const out = this.bytes.subarray(this.i, this.i + length)
-    this.i += length
-    return out
-  }
-
-  /** A link, null for a CBOR null, undefined when neither is there in canonical form. */
-  linkOrNull(): CidLike | null | undefined {
-    if (this.bytes[this.i] === NULL) {
-      this.i++
-      return null
-    }
-    if (this.byte() !== TAG_CID[0] || this.byte() !== TAG_CID[1] || this.head(MAJOR_BYTES) !== CID_LENGTH + 1) return undefined
-    const body = this.take(CID_LENGTH + 1)
-    if (body === null || body[0] !== 0 || body[1] !== CID_V1 || body[2] >= 0x80 || body[3] !== SHA2_256 || body[4] !== DIGEST_LENGTH) return undefined
-    return { bytes: body.subarray(1) }
-  }
 }
 
 class NodeWriter {
@@ -190,10 +119,10 @@ class NodeWriter {
     }
   }
 
-  key(letter: number): void {
-    this.room(2)
-    this.buf[this.n++] = (MAJOR_TEXT << 5) | 1
-    this.buf[this.n++] = letter
+  key(encoded: Uint8Array): void {
+    this.room(encoded.length)
+    this.buf.set(encoded, this.n)
+    this.n += encoded.length
   }
 
   /** `text` from `from` on as a byte string: MST keys are bytes, held as latin1 strings of those bytes. */
