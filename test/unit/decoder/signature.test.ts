@@ -2,6 +2,7 @@
 // @atproto/crypto says, on both curves atproto uses, whichever path checks them.
 import { randomBytes } from 'node:crypto'
 import { type ExportableKeypair, P256Keypair, Secp256k1Keypair, verifySignature } from '@atproto/crypto'
+import { base58btc } from 'multiformats/bases/base58'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { type Libsecp256k1, loadLibsecp256k1 } from '../../../server/pipeline/decoder/libsecp256k1.js'
 import { DidKeyError, SignatureVerifier } from '../../../server/pipeline/decoder/signature.js'
@@ -150,6 +151,13 @@ describe('signing keys', () => {
     // an ed25519 multikey (multicodec 0xed01)
     const ed25519 = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'
     expect(() => new SignatureVerifier().verify(ed25519, new Uint8Array(1), new Uint8Array(64))).toThrow(DidKeyError)
+  })
+
+  it.each(paths)('refuses a secp256k1 key that is not a point on the curve, $path', ({ libsecp256k1 }) => {
+    // x = p (the field's size) is no coordinate at all
+    const x = Buffer.from('fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f', 'hex')
+    const didKey = `did:key:${base58btc.encode(Uint8Array.from([0xe7, 0x01, 0x02, ...x]))}`
+    expect(() => new SignatureVerifier({ libsecp256k1 }).verify(didKey, new Uint8Array(1), new Uint8Array(64))).toThrow(/is not a point on secp256k1/)
   })
 
   it('refuses a key that is not base58btc multibase', () => {
