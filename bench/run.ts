@@ -9,6 +9,7 @@
 //   npm run bench -- --quick        under 2 minutes once the workload is cached: 50,000 events, short windows
 //   npm run bench -- --modes max --cpu-prof   a subset, and a CPU profile of the max server (results under bench/out/)
 //   npm run bench -- --modes max,max-x2       one server against two on one database
+//   npm run bench -- --modes max,max-verified the verified decoder against the lean one
 //   npm run bench -- --docs         rewrites BACKFILL_OPTIMIZATION.md's bench part from bench/results.json, nothing else
 //   npm run bench -- --repos        also the repo backfill (bench/repos): its limit, max to the end, background, adaptive
 //   npm run bench -- --modes= --repos   the repo backfill alone
@@ -25,7 +26,7 @@ import { openOrGenerateWorkload } from './source/store.js'
 import { updateDocs } from './run/docs.js'
 import { spawnLimit, type LimitResult } from './run/limit.js'
 import { runMode, type ModeResult } from './run/mode.js'
-import { CONFIGS, instancesOf, MODES, profileOf, RUN_ORDER, type ModeName } from './run/modes.js'
+import { CONFIGS, decoderOf, instancesOf, MODES, profileOf, RUN_ORDER, type ModeName } from './run/modes.js'
 import { BENCH_DIR, OUT_DIR, ROOT } from './run/paths.js'
 import { startCluster, type BenchCluster } from './run/postgres.js'
 import { machineInfo } from './run/proc.js'
@@ -227,7 +228,8 @@ async function main(): Promise<void> {
   let previousDatabase: string | null = null
   for (const mode of order) {
     const n = instancesOf(mode)
-    say(`${mode}: ${mode === 'idle' ? 'backfill off (API baseline)' : `BACKFILL_PROFILE=${profileOf(mode)}${n > 1 ? `, ${n} server processes on one database` : ''}`}`)
+    const decoder = decoderOf(mode)
+    say(`${mode}: ${mode === 'idle' ? 'backfill off (API baseline)' : `BACKFILL_PROFILE=${profileOf(mode)}${decoder ? ` BACKFILL_DECODER=${decoder}` : ''}${n > 1 ? `, ${n} server processes on one database` : ''}`}`)
     const result = await runMode(
       {
         config,

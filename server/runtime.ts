@@ -60,7 +60,8 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
     coordination: createPool(databaseUrl, 'coordination', 2),
     maintenance: createPool(databaseUrl, 'maintenance', 1),
   }
-  const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl })
+  const backfillLog = new ServiceLog('[BACKFILL]', log)
+  const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl, log: backfillLog.write })
 
   const repoConfig = config.backfill.repos
   // One budget per host for every request this process makes: PDSes, DID documents, handles, the relay's listings.
@@ -79,7 +80,6 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
   const identityChanged = (dids: readonly string[]) => identity.identityChanged(dids)
 
   const system = new SystemMetrics().start()
-  const backfillLog = new ServiceLog('[BACKFILL]', log)
   // Every instance says it is alive every few seconds; the hosts' limits are divided among the live ones.
   const instances = new InstanceRegistry({
     pool: pools.coordination,

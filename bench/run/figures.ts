@@ -25,6 +25,8 @@ export type ModeFigures = {
   wholeRunEventsPerSecond: number | null
   /** eventsPerSecond over the peer's. */
   peerRatio: number | null
+  /** max-verified only: its eventsPerSecond over max's (the lean decoder) in the same run; null when max did not run. */
+  fractionOfLean?: number | null
 }
 
 /** The limit: the rate of doing `d` decodes and `w` writes per second one after the other, never overlapping. */
@@ -50,6 +52,11 @@ export function modeFigures(r: ModeResult, limit: Pick<LimitResult, 'eventsPerSe
     wholeRunEventsPerSecond: r.wholeRun?.eventsPerSecond ?? null,
     peerRatio: ratio(eventsPerSecond, peer?.eventsPerSecond, 1),
   }
+}
+
+/** The verified decoder's events/s over the lean one's, both at the max profile in the same run. */
+export function fractionOfLean(verified: ModeFigures, lean: ModeFigures | undefined): number | null {
+  return ratio(verified.eventsPerSecond, lean?.eventsPerSecond)
 }
 
 /** Two instances on one database against one, in the same run: "not slower together" is a ratio ≥ 1. */

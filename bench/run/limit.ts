@@ -79,7 +79,7 @@ const CURSOR = 'bench-limit'
 export async function measureLimit(opts: LimitOptions): Promise<LimitResult> {
   const store = await openWorkload(opts.workloadPath)
   const total = Math.min(store.headSeq, opts.events ?? store.headSeq)
-  const decoder = createDecoder(opts.decoder, { plcUrl: 'http://127.0.0.1:9' })
+  const decoder = createDecoder(opts.decoder, { plcUrl: 'http://127.0.0.1:9', log: console.error })
   const pool = createPool(opts.databaseUrl, 'backfill', opts.settings.dbPoolSize)
   await migrate(pool)
   const writer = new BatchWriter(pool, 'backfill', ACCOUNT_ROW_LOCKS)

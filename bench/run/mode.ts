@@ -6,10 +6,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ThrottleSettings } from '../../server/config/profiles.js'
+import { startPlcStub } from '../peer/plc-stub.js'
 import type { WorkloadStore } from '../source/store.js'
 import { ApiLoad, type EndpointResult } from './load.js'
 import { cpuBetween, cpuSnapshot, DbSampler, getJson, LiveStream, RssSampler, type ConnectionStats, type CpuUse, type Progress } from './measure.js'
-import { instancesOf, mayComplete, nominalRate, profileOf, settingsOf, type ModeName, type RunConfig } from './modes.js'
+import { decoderOf, instancesOf, mayComplete, nominalRate, profileOf, settingsOf, type ModeName, type RunConfig } from './modes.js'
 import { DB_PREFIX, freePort, type BenchCluster } from './postgres.js'
 import { summariseProfile, type ProfileSummary } from './profile.js'
 import { spawnServer, type ServerChild } from './server-child.js'
@@ -110,6 +111,8 @@ function serverEnv(ctx: ModeContext, mode: ModeName, dbUrl: string, port: number
     DOTENV_CONFIG_QUIET: 'true',
   }
   if (profile !== 'idle') env.BACKFILL_PROFILE = profile
+  const decoder = decoderOf(mode)
+  if (decoder) env.BACKFILL_DECODER = decoder
   Object.assign(env, ctx.extraEnv)
   if (profile === 'adaptive') {
     env.BACKFILL_MAX_CPU_PERCENT = String(ctx.config.adaptive.maxCpuPercent)
@@ -196,7 +199,9 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
 
   const source = mode === 'idle' ? null : await startSource(store.path, undefined, ctx.directSource)
   const relay = source?.url ?? 'ws://127.0.0.1:9'
-  const plc = source ? source.url.replace(/^ws/, 'http') : 'http://127.0.0.1:9'
+  // The verified decoder needs each account's DID document (its signing key); the others resolve nothing.
+  const directory = decoderOf(mode) === 'verified' ? await startPlcStub(store.manifest.accounts) : null
+  const plc = directory?.url ?? (source ? source.url.replace(/^ws/, 'http') : 'http://127.0.0.1:9')
   let profileDir: string | null = null
   const nodeArgs: string[] = []
   if (ctx.cpuProfile && mode === 'max') {
@@ -412,6 +417,7 @@ export async function runMode(ctx: ModeContext, mode: ModeName): Promise<ModeRes
     await db.stop()
     await Promise.all(servers.map((s) => s.stop()))
     await source?.close()
+    await directory?.close()
     ctx.track(null, [])
   }
 }

@@ -1,8 +1,9 @@
 // What a bench run does: the modes, the order they run in, and the two variants (full, quick) with their workload,
 // warm-ups and measurement windows.
+import type { DecoderName } from '../../server/config/index.js'
 import { PROFILES, type ProfileName, type ThrottleSettings } from '../../server/config/profiles.js'
 
-export const MODES = ['idle', 'background', 'moderate', 'fast', 'adaptive', 'max', 'max-x2'] as const
+export const MODES = ['idle', 'background', 'moderate', 'fast', 'adaptive', 'max', 'max-verified', 'max-x2'] as const
 export type ModeName = (typeof MODES)[number]
 
 /**
@@ -10,8 +11,10 @@ export type ModeName = (typeof MODES)[number]
  * wrote, so the API baseline and the adaptive run answer the same queries over the same data. `max` runs last: in
  * the full variant it goes on to the end of the million-event workload. `max-x2`, right after it, is the same replay
  * by two server processes on one database (they share the window as seq ranges), compared with `max`'s one.
+ * `max-verified` is `max` with BACKFILL_DECODER=verified (every commit's signature and MST proofs checked against
+ * DID documents the bench serves), compared with `max`'s lean decoder in the same run.
  */
-export const RUN_ORDER: readonly ModeName[] = ['background', 'moderate', 'fast', 'adaptive', 'idle', 'max', 'max-x2']
+export const RUN_ORDER: readonly ModeName[] = ['background', 'moderate', 'fast', 'adaptive', 'idle', 'max', 'max-verified', 'max-x2']
 
 export type Variant = 'full' | 'quick'
 
@@ -47,7 +50,7 @@ export const CONFIGS: Record<Variant, RunConfig> = {
   full: {
     variant: 'full',
     workload: { seed: 'skyfill', accounts: 5000, events: 1_000_000 },
-    warmupS: each(10, { adaptive: 20, max: 5, 'max-x2': 5 }),
+    warmupS: each(10, { adaptive: 20, max: 5, 'max-verified': 5, 'max-x2': 5 }),
     windowS: each(60),
     apiRatePerSec: 10,
     maxToEnd: true,
@@ -61,8 +64,8 @@ export const CONFIGS: Record<Variant, RunConfig> = {
   quick: {
     variant: 'quick',
     workload: { seed: 'skyfill', accounts: 1000, events: 50_000 },
-    warmupS: each(1.5, { adaptive: 10, max: 1, 'max-x2': 1 }),
-    windowS: each(7, { adaptive: 8, max: 8, 'max-x2': 8 }),
+    warmupS: each(1.5, { adaptive: 10, max: 1, 'max-verified': 1, 'max-x2': 1 }),
+    windowS: each(7, { adaptive: 8, max: 8, 'max-verified': 8, 'max-x2': 8 }),
     apiRatePerSec: 10,
     maxToEnd: true,
     afterCompleteS: 4,
@@ -76,7 +79,12 @@ export const CONFIGS: Record<Variant, RunConfig> = {
 
 export function profileOf(mode: ModeName): ProfileName | null {
   if (mode === 'idle') return null
-  return mode === 'max-x2' ? 'max' : mode
+  return mode === 'max-x2' || mode === 'max-verified' ? 'max' : mode
+}
+
+/** The decoder the mode's server is told to use; null: the configuration's default (lean). */
+export function decoderOf(mode: ModeName): DecoderName | null {
+  return mode === 'max-verified' ? 'verified' : null
 }
 
 /** How many server processes share the mode's database. */
@@ -86,7 +94,7 @@ export function instancesOf(mode: ModeName): number {
 
 /** The replay modes that run until the workload ends, and so may end their window early. */
 export function mayComplete(mode: ModeName): boolean {
-  return mode === 'max' || mode === 'max-x2' || mode === 'adaptive'
+  return mode === 'max' || mode === 'max-verified' || mode === 'max-x2' || mode === 'adaptive'
 }
 
 export function settingsOf(mode: ModeName): ThrottleSettings | null {

@@ -1,6 +1,6 @@
 // Turns the modes' results into the targets (met, missed, or not measured) and the markdown report, and the part of
 // it BACKFILL_OPTIMIZATION.md quotes (docSection), which docs.ts keeps in step with the committed results.json.
-import { compareInstances, modeFigures, type InstancesComparison, type ModeFigures, type PeerFigures } from './figures.js'
+import { compareInstances, fractionOfLean, modeFigures, type InstancesComparison, type ModeFigures, type PeerFigures } from './figures.js'
 import type { LimitResult } from './limit.js'
 import type { ModeResult } from './mode.js'
 import { MODES, nominalRate, type ModeName, type RunConfig } from './modes.js'
@@ -46,6 +46,8 @@ export function figuresOf(results: Pick<BenchResults, 'modes' | 'figures' | 'lim
     const r = results.modes[mode]
     if (r) out[mode] = modeFigures(r, results.limit ?? null, results.peer ?? null)
   }
+  const verified = out['max-verified']
+  if (verified) verified.fractionOfLean = fractionOfLean(verified, out.max)
   return out
 }
 
@@ -96,6 +98,18 @@ export function evaluateTargets(input: TargetInput, machineCores: number): Targe
     'two instances on one database not slower together than one (max-x2 ≥ max)',
     instances ? instances.ratio >= 1 : null,
     instances ? `${fmt(instances.twoEventsPerSecond)} vs ${fmt(instances.oneEventsPerSecond)} events/s (${fmt(instances.ratio, 2)}×)` : 'max and max-x2 not both run',
+  )
+
+  const verified = figures['max-verified']
+  add(
+    'verified-fraction-of-lean',
+    "verified ≥ 25% of lean's events/s",
+    verified?.fractionOfLean == null ? null : verified.fractionOfLean >= 0.25,
+    !verified
+      ? 'max-verified not run'
+      : verified.fractionOfLean == null
+        ? 'max not run'
+        : `${fmt(verified.eventsPerSecond)} events/s (max-verified, BACKFILL_DECODER=verified) = ${fmt(verified.fractionOfLean * 100, 1)}% of max's ${fmt(maxFig?.eventsPerSecond)} (lean)`,
   )
 
   add(

@@ -8,6 +8,7 @@ import { BlockStore } from './block-store.js'
 import { openCarStream } from './car-stream.js'
 import { cidString, mstEntries } from './mst-walk.js'
 import { RepoCarError } from './repo-car-error.js'
+import { SignatureVerifier } from '../pipeline/decoder/signature.js'
 import { type RepoCommit, parseCommit, verifyCommit } from './repo-commit.js'
 import { type WalkOptions, walkRecords } from './repo-walk.js'
 
@@ -22,6 +23,8 @@ export type RepoCarOptions = {
   spillAboveBytes: number
   /** did:key of the DID's #atproto key: when set, the commit signature must verify. */
   verifyKey: string | null
+  /** Checks the signature; a fetcher hands in one for all its repositories, so each key is parsed once. */
+  signatures?: SignatureVerifier
   /** A getRepo `since` diff: absent MST nodes and records are unchanged, skipped without a word. */
   partial: boolean
   signal?: AbortSignal
@@ -71,7 +74,7 @@ export async function openRepoCar(body: AsyncIterable<Uint8Array>, opts: RepoCar
     }
     if (rootBlock.kind === 'oversize') throw new RepoCarError('not-a-commit', `the root block is ${rootBlock.length} bytes`)
     const parsed = parseCommit(rootBlock.bytes, opts.did)
-    if (opts.verifyKey) await verifyCommit(parsed, opts.verifyKey)
+    if (opts.verifyKey) verifyCommit(parsed, opts.verifyKey, opts.signatures ?? new SignatureVerifier({ maxKeys: 1 }))
     if (!opts.partial && !store.has(parsed.data.bytes)) {
       throw new RepoCarError('missing-block', `the MST root ${parsed.commit.dataCid} is not in the CAR`)
     }

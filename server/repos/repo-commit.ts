@@ -1,10 +1,11 @@
 // The root of a repository CAR: the signed commit that names the MST. Everything the walk emits is only as
 // trustworthy as this block, so it is checked before any record is read: its shape, that it is the DID's repo,
-// and, when the DID's key is known, its signature (verified as @atproto/repo does, over the commit minus `sig`).
-import { decode } from '@atproto/lex-cbor'
-import { type Commit, verifyCommitSig } from '@atproto/repo'
+// and, when the DID's key is known, its signature over the commit minus `sig`, by the same SignatureVerifier (and
+// so the same rules: low-S only) as the firehose's verified decoder.
+import { decode, encode } from '@atproto/lex-cbor'
 import { isValidTid } from '@atproto/syntax'
 import { CID } from 'multiformats/cid'
+import { DidKeyError, type SignatureVerifier } from '../pipeline/decoder/signature.js'
 import { RepoCarError } from './repo-car-error.js'
 
 export type RepoCommit = {
@@ -16,8 +17,8 @@ export type RepoCommit = {
   prev: string | null
 }
 
-/** The commit with its MST root as a CID, for the walk. */
-export type ParsedCommit = { commit: RepoCommit; data: CID; signed: Commit }
+/** The commit with its MST root as a CID, for the walk; `unsigned` is the commit's fields but `sig`. */
+export type ParsedCommit = { commit: RepoCommit; data: CID; unsigned: Record<string, unknown>; sig: Uint8Array }
 
 export function parseCommit(bytes: Uint8Array, expectedDid: string): ParsedCommit {
   let value: unknown
@@ -29,7 +30,8 @@ export function parseCommit(bytes: Uint8Array, expectedDid: string): ParsedCommi
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new RepoCarError('not-a-commit', 'the root block is not a map')
   }
-  const { did, version, data, rev, prev, sig } = value as Record<string, unknown>
+  const { sig, ...unsigned } = value as Record<string, unknown>
+  const { did, version, data, rev, prev } = unsigned
   if (typeof did !== 'string') throw new RepoCarError('not-a-commit', 'the root block has no string `did`')
   if (version !== 3 && version !== 2) {
     throw new RepoCarError('not-a-commit', `commit version is ${String(version)}, expected 3 (or 2)`)
@@ -49,17 +51,19 @@ export function parseCommit(bytes: Uint8Array, expectedDid: string): ParsedCommi
   return {
     commit: { did, rev, dataCid: dataCid.toString(), version, prev: prevCid?.toString() ?? null },
     data: dataCid,
-    signed: value as Commit,
+    unsigned,
+    sig,
   }
 }
 
 /** `didKey` is the did:key of the DID's #atproto verification method. */
-export async function verifyCommit(parsed: ParsedCommit, didKey: string): Promise<void> {
+export function verifyCommit(parsed: ParsedCommit, didKey: string, signatures: SignatureVerifier): void {
   let valid: boolean
   try {
-    valid = await verifyCommitSig(parsed.signed, didKey)
+    valid = signatures.verify(didKey, encode(parsed.unsigned as never), parsed.sig)
   } catch (err) {
-    throw new RepoCarError('bad-signature', `cannot check the commit signature with ${didKey}: ${(err as Error).message}`)
+    if (!(err instanceof DidKeyError)) throw err
+    throw new RepoCarError('bad-signature', `cannot check the commit signature with ${didKey}: ${err.message}`)
   }
   if (!valid) {
     const { did, rev } = parsed.commit

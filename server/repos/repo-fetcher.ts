@@ -10,6 +10,7 @@
 import type { HostLimiter } from '../net/limiter.js'
 import { FetchError, safeFetch, type SafeResponse } from '../net/safe-fetch.js'
 import { IdentityError } from '../identity/errors.js'
+import { SignatureVerifier } from '../pipeline/decoder/signature.js'
 import { openRepoCar, type RepoCar } from './repo-car.js'
 import { RepoCarError } from './repo-car-error.js'
 
@@ -87,6 +88,8 @@ const ERROR_BODY_BYTES = 4096
 const PARKED_WAIT_MS = 1000
 
 export class RepoFetcher {
+  private readonly signatures = new SignatureVerifier()
+
   constructor(private readonly opts: RepoFetcherOptions) {}
 
   async fetch(did: string, since: string | null, signal: AbortSignal): Promise<FetchedRepo> {
@@ -169,6 +172,7 @@ export class RepoFetcher {
         spillDir: this.opts.spillDir,
         spillAboveBytes: this.opts.spillAboveBytes,
         verifyKey: this.opts.verify ? key : null,
+        signatures: this.signatures,
         partial: since !== null,
         signal,
       })

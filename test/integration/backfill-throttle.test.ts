@@ -153,7 +153,7 @@ describe('idle processing', () => {
       name: 'backfill',
       service: firehose.url,
       stallTimeoutMs: 30_000,
-      decoder: createDecoder('lean', { plcUrl: 'http://127.0.0.1:1' }),
+      decoder: createDecoder('lean', { plcUrl: 'http://127.0.0.1:1', log: () => {} }),
       sink: countingWriter,
       throttle: new StaticThrottle({ ...PROFILES.fast, batchSize: 5, batchDelayMs: 0, maxConcurrent: 10, useIdle }, 'test'),
       semaphore: new Semaphore(10),

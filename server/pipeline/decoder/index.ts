@@ -1,6 +1,7 @@
 import { DidPlcResolver, IdResolver, MemoryCache } from '@atproto/identity'
 import { createLeanDecoder } from './lean.js'
 import { createSyncDecoder } from './sync.js'
+import { SignatureVerifier } from './signature.js'
 import { createVerifiedDecoder } from './verified.js'
 import type { DecoderName, FrameDecoder } from './types.js'
 
@@ -8,14 +9,18 @@ export type { DecoderName, FrameDecoder } from './types.js'
 
 const RESOLVE_TIMEOUT_MS = 3000
 
-export function createDecoder(name: DecoderName, opts: { plcUrl: string }): FrameDecoder {
+/** `log` hears, once, which code checks the verified decoder's signatures. */
+export function createDecoder(name: DecoderName, opts: { plcUrl: string; log: (line: string) => void }): FrameDecoder {
   switch (name) {
     case 'lean':
       return createLeanDecoder()
     case 'sync':
       return createSyncDecoder()
-    case 'verified':
-      return createVerifiedDecoder(verifyingResolver(opts.plcUrl))
+    case 'verified': {
+      const signatures = new SignatureVerifier()
+      opts.log(`verified decoder: ${signatures.describe()}`)
+      return createVerifiedDecoder(verifyingResolver(opts.plcUrl), { signatures })
+    }
   }
 }
 

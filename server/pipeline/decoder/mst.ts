@@ -3,11 +3,13 @@
 // ops, undone on the new tree, give back the tree named by the frame's prevData (Sync 1.1's inversion check)?
 // @atproto/repo's MST answers both, but asynchronously and at several times the cost of the rest of the decode.
 // Subtrees the CAR leaves out stay unread: their CIDs are all an unchanged subtree contributes to a root.
-// Blocks come from a CAR whose hashes were checked, so a node read here is the node its CID names.
+// Blocks come from a CAR whose hashes were checked, so a node read here is the node its CID names. Nodes are read
+// and written by mst-node.ts; the generic codec reads only a node that is not in canonical form.
 import { hash } from 'node:crypto'
-import { decode, encode } from '@atproto/lex-cbor'
+import { decode } from '@atproto/lex-cbor'
 import { CID } from 'multiformats/cid'
 import type { CarBlocks, CidLike } from './car.js'
+import { type RawMstNode, encodeMstNode, mstNodeCid, readMstNode } from './mst-node.js'
 
 /** A tree the CAR cannot answer for: a node it should carry is missing, or a node is not an MST node. */
 export class MstError extends Error {
@@ -21,10 +23,6 @@ type Entry = { key: string; value: CidLike; right: Tree }
 type Node = { layer: number; left: Tree; entries: Entry[]; cid: CidLike | null }
 /** A subtree: read (Node), known only by its CID (not yet read, or not in the CAR), or empty. */
 type Tree = Node | CidLike | null
-
-const DAG_CBOR = 0x71
-const SHA2_256 = 0x12
-const DIGEST_LENGTH = 32
 
 export class PartialMst {
   private root: Tree
@@ -68,7 +66,7 @@ export class PartialMst {
 
   /** The root CID of the tree as it stands. */
   rootCid(): CidLike {
-    return this.root === null ? cidOf(encode({ e: [], l: null })) : this.cidOfTree(this.root)!
+    return this.root === null ? mstNodeCid(encodeMstNode(null, [])) : this.cidOfTree(this.root)!
   }
 
   private remove(key: string): void {
@@ -163,18 +161,12 @@ export class PartialMst {
 
   /** Reads the node `cid` names; `layer` is what its place in the tree says its layer must be (null: the root). */
   private read(cid: CidLike, layer: number | null): Node {
-    const cacheKey = Buffer.from(cid.bytes).toString('latin1')
+    const cacheKey = Buffer.from(cid.bytes.buffer, cid.bytes.byteOffset, cid.bytes.byteLength).toString('latin1')
     const known = this.readNodes.get(cacheKey)
     if (known) return known
     const block = this.blocks.get(cid)
     if (!block) throw new MstError(`MST node ${CID.decode(cid.bytes)} is not in the CAR`)
-    let data: unknown
-    try {
-      data = decode(block)
-    } catch (err) {
-      throw new MstError(`MST node ${CID.decode(cid.bytes)} is not DAG-CBOR: ${(err as Error).message}`)
-    }
-    const node = parseNode(data, cid)
+    const node = parseNode(readMstNode(block) ?? genericNode(block, cid), cid)
     const own = node.entries.length > 0 ? keyLayer(node.entries[0].key) : (layer ?? 0)
     if (layer !== null && own !== layer) throw new MstError(`MST node ${CID.decode(cid.bytes)} is at layer ${own}, its place is at ${layer}`)
     const read = { ...node, layer: own }
@@ -186,13 +178,8 @@ export class PartialMst {
     if (tree === null) return null
     if (!('entries' in tree)) return tree
     if (tree.cid) return tree.cid
-    let previous = ''
-    const e = tree.entries.map((entry) => {
-      const p = sharedPrefixLength(previous, entry.key)
-      previous = entry.key
-      return { k: Buffer.from(entry.key.slice(p), 'latin1'), p, t: this.cidOfTree(entry.right), v: entry.value }
-    })
-    tree.cid = cidOf(encode({ e, l: this.cidOfTree(tree.left) } as never))
+    const entries = tree.entries.map((entry) => ({ key: entry.key, value: entry.value, right: this.cidOfTree(entry.right) }))
+    tree.cid = mstNodeCid(encodeMstNode(this.cidOfTree(tree.left), entries))
     return tree.cid
   }
 }
@@ -212,27 +199,46 @@ export function keyLayer(key: string): number {
   return zeros >> 1
 }
 
-function parseNode(data: unknown, cid: CidLike): Omit<Node, 'layer'> {
+/** A node written in some other form than the canonical one, read by the generic codec: its links become CidLikes. */
+function genericNode(block: Uint8Array, cid: CidLike): RawMstNode {
   const fail = (what: string) => new MstError(`MST node ${CID.decode(cid.bytes)} ${what}`)
+  let data: unknown
+  try {
+    data = decode(block)
+  } catch (err) {
+    throw fail(`is not DAG-CBOR: ${(err as Error).message}`)
+  }
   const { l, e } = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>
   if (!Array.isArray(e)) throw fail('has no entry list')
-  let previous = ''
-  const entries = e.map((raw: unknown): Entry => {
+  const entries = e.map((raw: unknown) => {
     const { p, k, v, t } = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>
-    if (!Number.isSafeInteger(p) || (p as number) > previous.length || !(k instanceof Uint8Array) || !isCidOrNull(t) || !CID.asCID(v)) {
-      throw fail('has a malformed entry')
-    }
-    const key = previous.slice(0, p as number) + Buffer.from(k).toString('latin1')
-    if (key <= previous && previous !== '') throw fail('has keys out of order')
-    previous = key
-    return { key, value: v as CidLike, right: (t as CidLike | null) ?? null }
+    const value = CID.asCID(v)
+    const right = linkOrNull(t)
+    if (!Number.isSafeInteger(p) || !(k instanceof Uint8Array) || right === undefined || !value) throw fail('has a malformed entry')
+    return { p: p as number, k, v: value, t: right }
   })
-  if (!isCidOrNull(l)) throw fail('has a malformed left link')
-  return { left: (l as CidLike | null) ?? null, entries, cid }
+  const left = linkOrNull(l)
+  if (left === undefined) throw fail('has a malformed left link')
+  return { l: left, e: entries }
 }
 
-function isCidOrNull(value: unknown): boolean {
-  return value === null || value === undefined || CID.asCID(value) !== null
+/** A link or null (absent counts as null); undefined when the value is neither. */
+function linkOrNull(value: unknown): CidLike | null | undefined {
+  if (value === null || value === undefined) return null
+  return CID.asCID(value) ?? undefined
+}
+
+/** The node's entries with whole keys, checked: each shares no more than the previous key has, in ascending order. */
+function parseNode({ l, e }: RawMstNode, cid: CidLike): Omit<Node, 'layer'> {
+  let previous = ''
+  const entries = e.map(({ p, k, v, t }): Entry => {
+    if (p > previous.length) throw new MstError(`MST node ${CID.decode(cid.bytes)} has a malformed entry`)
+    const key = previous.slice(0, p) + Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1')
+    if (key <= previous && previous !== '') throw new MstError(`MST node ${CID.decode(cid.bytes)} has keys out of order`)
+    previous = key
+    return { key, value: v, right: t }
+  })
+  return { left: l, entries, cid }
 }
 
 /** The subtree before entry `i` (i = entries.length: after the last). */
@@ -258,17 +264,6 @@ function lowerBound(entries: Entry[], key: string): number {
     else hi = mid
   }
   return lo
-}
-
-function sharedPrefixLength(a: string, b: string): number {
-  let i = 0
-  while (i < a.length && i < b.length && a[i] === b[i]) i++
-  return i
-}
-
-function cidOf(bytes: Uint8Array): CidLike {
-  const digest = hash('sha256', bytes, 'buffer')
-  return CID.decode(Uint8Array.from([1, DAG_CBOR, SHA2_256, DIGEST_LENGTH, ...digest]))
 }
 
 export function sameCid(a: CidLike | null, b: CidLike | null): boolean {

@@ -27,6 +27,7 @@ import {
 import { MstError, PartialMst, type Undo, sameCid } from './mst.js'
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.js'
 import { DidKeyError, SignatureVerifier } from './signature.js'
+import { type SignedCommitFields, readCanonicalCommit } from './signed-commit.js'
 import type { FrameDecoder } from './types.js'
 
 type UpstreamIdentity = Parameters<typeof parseIdentity>[1]
@@ -38,9 +39,12 @@ class VerifyError extends Error {
 
 const NOT_PROVEN = 'op not proven by the signed commit'
 
+export type VerifiedDecoderOptions = { retry?: RetryPolicy; signatures?: SignatureVerifier }
+
 /** `idResolver` should cache DID documents: every commit needs its repo's key. */
-export function createVerifiedDecoder(idResolver: IdResolver, retry: RetryPolicy = DEFAULT_RETRY): FrameDecoder {
-  const signatures = new SignatureVerifier()
+export function createVerifiedDecoder(idResolver: IdResolver, opts: VerifiedDecoderOptions = {}): FrameDecoder {
+  const retry = opts.retry ?? DEFAULT_RETRY
+  const signatures = opts.signatures ?? new SignatureVerifier()
   // Reading the key out of a DID document decompresses its point in pure JS, which costs more than the whole
   // native verification; the resolver hands back the same document object until it refetches it.
   const keysByDocument = new WeakMap<DidDocument, string>()
@@ -115,6 +119,15 @@ export function createVerifiedDecoder(idResolver: IdResolver, retry: RetryPolicy
 function signedCommit(body: CommitBody, car: CarBlocks): { data: CidLike; unsigned: Uint8Array; sig: Uint8Array } {
   const block = car.get(body.commit)
   if (!block) throw new VerifyError('commit not verified: the commit block is not in the CAR')
+  const commit = readCanonicalCommit(block) ?? genericCommit(block)
+  if (commit.did !== body.repo || commit.rev !== body.rev) {
+    throw new VerifyError(`commit not verified: the signed commit is ${String(commit.did)} at ${String(commit.rev)}, the frame says ${body.repo} at ${body.rev}`)
+  }
+  return commit
+}
+
+/** A commit block in another form than the canonical one, read by the generic codec and the rest encoded again. */
+function genericCommit(block: Uint8Array): Omit<SignedCommitFields, 'did' | 'rev'> & { did: unknown; rev: unknown } {
   let commit: unknown
   try {
     commit = decode(block)
@@ -126,10 +139,7 @@ function signedCommit(body: CommitBody, car: CarBlocks): { data: CidLike; unsign
   if (unsigned.version !== 3 || !data || !(sig instanceof Uint8Array)) {
     throw new VerifyError('commit not verified: the commit block is not a version 3 signed commit')
   }
-  if (unsigned.did !== body.repo || unsigned.rev !== body.rev) {
-    throw new VerifyError(`commit not verified: the signed commit is ${String(unsigned.did)} at ${String(unsigned.rev)}, the frame says ${body.repo} at ${body.rev}`)
-  }
-  return { data, unsigned: encode(unsigned as never), sig }
+  return { did: unsigned.did, rev: unsigned.rev, data, unsigned: encode(unsigned as never), sig }
 }
 
 /** Whether the signed tree holds what the op says it wrote; a subtree the CAR leaves out proves nothing. */

@@ -11,9 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreateOp, PipelineItem, Reject } from '../../../server/events/index.js'
 import { RepoCarError, type RepoCarErrorKind } from '../../../server/repos/repo-car-error.js'
 import { type RepoCar, type RepoCarOptions, openRepoCar } from '../../../server/repos/repo-car.js'
+import { encodeMstNode, mstNodeCid, readMstNode } from '../../../server/pipeline/decoder/mst-node.js'
 import { type PdsHandle, startPds } from '../../harness/pds.js'
 import { type PdsDump, dumpPdsRepos } from '../../harness/pds-repos.js'
 import { type SeedSummary, seedWorkload } from '../../harness/seed.js'
+import { mstNodesOf } from '../../support/mst-node-blocks.js'
 import { type Block, carBytes, cborBlock } from '../../support/repo-car-builder.js'
 
 const TIME = '2025-01-01T00:00:00.000Z'
@@ -124,6 +126,21 @@ describe('getRepo CARs from the reference PDS', () => {
       expect(walked).toEqual(expected)
     }
     expect(readdirSync(spillDir)).toEqual([])
+  })
+
+  it("carry MST nodes that the verified decoder's node codec reads in canonical form and writes back byte for byte", async () => {
+    let checked = 0
+    for (const did of seeded.dids) {
+      for (const node of await mstNodesOf(await getRepo(did))) {
+        const raw = readMstNode(node.bytes)
+        expect(raw?.e.length).toBe(node.entries.length)
+        const bytes = encodeMstNode(node.left, node.entries)
+        expect(Buffer.from(bytes).equals(node.bytes)).toBe(true)
+        expect(Buffer.from(mstNodeCid(bytes).bytes).equals(node.cid.bytes)).toBe(true)
+        checked++
+      }
+    }
+    expect(checked).toBeGreaterThan(3)
   })
 
   it('walk the same spilled to disk as in memory', async () => {

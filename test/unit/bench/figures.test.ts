@@ -1,6 +1,7 @@
 import { expect, test } from 'vitest'
-import { compareInstances, limitRate, modeFigures } from '../../../bench/run/figures.js'
+import { compareInstances, fractionOfLean, limitRate, modeFigures } from '../../../bench/run/figures.js'
 import type { ModeResult } from '../../../bench/run/mode.js'
+import { evaluateTargets, summarise } from '../../../bench/run/report.js'
 
 function modeResult(mode: ModeResult['mode'], eventsPerSecond: number, extra: Partial<ModeResult> = {}): ModeResult {
   return {
@@ -57,4 +58,31 @@ test('two instances are compared with one by their events/s together', () => {
   expect(two.instances).toBe(2)
   expect(compareInstances(one, two)).toEqual({ oneEventsPerSecond: 1000, twoEventsPerSecond: 1100, ratio: 1.1 })
   expect(compareInstances(one, undefined)).toBeNull()
+})
+
+test("the verified decoder's figure is its events/s over the lean one's, at the same profile in the same run", () => {
+  const lean = modeFigures(modeResult('max', 8000), null, null)
+  const verified = modeFigures(modeResult('max-verified', 2400), null, null)
+  expect(fractionOfLean(verified, lean)).toBe(0.3)
+  expect(fractionOfLean(verified, undefined)).toBeNull()
+})
+
+test("a run with max and max-verified carries max-verified's fraction of lean, and meets the target from 25% on", () => {
+  const targetOf = (verifiedRate: number) => {
+    const cpu = { serverCpuPercent: 100, serverMainThreadCpuPercent: 90, machineCpuPercent: 180 }
+    const window = (eventsPerSecond: number) => ({ window: { eventsPerSecond, eventsPerCpuSecond: 5000, cpu } }) as unknown as Partial<ModeResult>
+    const modes = { max: modeResult('max', 8000, window(8000)), 'max-verified': modeResult('max-verified', verifiedRate, window(verifiedRate)) }
+    const { figures, instances } = summarise(modes, null, null)
+    const target = evaluateTargets({ modes, limit: null, peer: null, figures, instances }, 2).find((t) => t.id === 'verified-fraction-of-lean')!
+    return { fraction: figures['max-verified']!.fractionOfLean, met: target.met, actual: target.actual }
+  }
+  expect(targetOf(2000)).toEqual({ fraction: 0.25, met: true, actual: "2,000 events/s (max-verified, BACKFILL_DECODER=verified) = 25.0% of max's 8,000 (lean)" })
+  expect(targetOf(1990).met).toBe(false)
+})
+
+test('without max in the run the verified target is not measured', () => {
+  const modes = { 'max-verified': modeResult('max-verified', 2000) }
+  const { figures, instances } = summarise(modes, null, null)
+  expect(figures['max-verified']!.fractionOfLean).toBeNull()
+  expect(evaluateTargets({ modes, limit: null, peer: null, figures, instances }, 2).find((t) => t.id === 'verified-fraction-of-lean')).toMatchObject({ met: null, actual: 'max not run' })
 })

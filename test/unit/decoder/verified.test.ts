@@ -41,7 +41,7 @@ function flakyPlc(failures: number) {
 describe('verified decoder', () => {
   it('rejects every op of a commit signed with a key other than the DID document names', async () => {
     const rotated = accounts.map((a, i) => ({ ...a, signingKey: accounts[(i + 1) % accounts.length].signingKey }))
-    const decoded = items(await createVerifiedDecoder(workloadResolver(rotated), FAST_RETRY).decode(commit.bytes))
+    const decoded = items(await createVerifiedDecoder(workloadResolver(rotated), { retry: FAST_RETRY }).decode(commit.bytes))
     expect(decoded).toHaveLength(commit.writes!.length)
     for (const item of decoded) {
       expect(item).toMatchObject({ kind: 'reject', category: 'verify', seq: commit.seq, did: commit.did })
@@ -51,14 +51,14 @@ describe('verified decoder', () => {
 
   it('retries a PLC that fails for a while, then verifies', async () => {
     const { calls, wrap } = flakyPlc(2)
-    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), FAST_RETRY).decode(commit.bytes))
+    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), { retry: FAST_RETRY }).decode(commit.bytes))
     expect(decoded.map((i) => i.kind)).toEqual([...commit.writes!.map((w) => w.action), 'commit'])
     expect(calls.plc).toBe(3)
   })
 
   it("rejects as 'verify' once retries are exhausted, without throwing", async () => {
     const { calls, wrap } = flakyPlc(Infinity)
-    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), FAST_RETRY).decode(commit.bytes))
+    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), { retry: FAST_RETRY }).decode(commit.bytes))
     expect(decoded).toHaveLength(commit.writes!.length)
     expect(decoded[0]).toMatchObject({ kind: 'reject', category: 'verify', uri: expect.stringContaining(commit.did) })
     expect((decoded[0] as { reason: string }).reason).toMatch(/gave up after 3 attempts: fetch failed/)
@@ -68,7 +68,7 @@ describe('verified decoder', () => {
   it('does not retry a DID the PLC does not know', async () => {
     const { calls, wrap } = flakyPlc(0)
     const others = accounts.filter((a) => a.did !== commit.did)
-    const decoded = items(await createVerifiedDecoder(workloadResolver(others, wrap), FAST_RETRY).decode(commit.bytes))
+    const decoded = items(await createVerifiedDecoder(workloadResolver(others, wrap), { retry: FAST_RETRY }).decode(commit.bytes))
     expect(decoded[0]).toMatchObject({ kind: 'reject', category: 'verify' })
     expect((decoded[0] as { reason: string }).reason).toMatch(/Could not resolve DID/)
     expect(calls.plc).toBe(1)
@@ -78,21 +78,21 @@ describe('verified decoder', () => {
     const identity = frames.find((f) => f.type === '#identity')!
     const noWellKnown = (fetch: typeof globalThis.fetch): typeof globalThis.fetch => async (input, init) =>
       String(input).endsWith('/.well-known/atproto-did') ? new Response('gone', { status: 404 }) : fetch(input, init)
-    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, noWellKnown), FAST_RETRY).decode(identity.bytes))
+    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, noWellKnown), { retry: FAST_RETRY }).decode(identity.bytes))
     expect(decoded).toEqual([{ kind: 'identity', seq: identity.seq, time: identity.time, did: identity.did, handle: null }])
   })
 
   it("takes the handle from the DID document, verified both ways, not from the frame", async () => {
     const identity = frames.find((f) => f.type === '#identity')!
     const renamed = accounts.map((a) => (a.did === identity.did ? { ...a, handle: 'someone-else.test' } : a))
-    const decoded = items(await createVerifiedDecoder(workloadResolver(renamed), FAST_RETRY).decode(identity.bytes))
+    const decoded = items(await createVerifiedDecoder(workloadResolver(renamed), { retry: FAST_RETRY }).decode(identity.bytes))
     expect(decoded).toEqual([{ kind: 'identity', seq: identity.seq, time: identity.time, did: identity.did, handle: 'someone-else.test' }])
   })
 
   it("rejects an identity as 'verify' when its DID cannot be resolved", async () => {
     const identity = frames.find((f) => f.type === '#identity')!
     const { wrap } = flakyPlc(Infinity)
-    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), FAST_RETRY).decode(identity.bytes))
+    const decoded = items(await createVerifiedDecoder(workloadResolver(accounts, wrap), { retry: FAST_RETRY }).decode(identity.bytes))
     expect(decoded).toEqual([expect.objectContaining({ kind: 'reject', category: 'verify', seq: identity.seq, did: identity.did })])
   })
 
@@ -107,9 +107,11 @@ describe('verified decoder', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     try {
       const { port } = server.address() as AddressInfo
-      const decoder = createDecoder('verified', { plcUrl: `http://localhost:${port}` })
+      const lines: string[] = []
+      const decoder = createDecoder('verified', { plcUrl: `http://localhost:${port}`, log: (line) => lines.push(line) })
       const decoded = items(await decoder.decode(commit.bytes))
       expect(decoded.map((i) => i.kind)).toEqual([...commit.writes!.map((w) => w.action), 'commit'])
+      expect(lines).toEqual(['verified decoder: secp256k1 signatures checked by libsecp256k1, P-256 by OpenSSL'])
     } finally {
       server.close()
     }
@@ -122,7 +124,7 @@ describe('verified decoder, Sync 1.1 inversion', () => {
     return encodeMessageFrame('#commit', change(frameParts(frame.bytes).body))
   }
 
-  const decode = async (bytes: Uint8Array) => items(await createVerifiedDecoder(workloadResolver(accounts), FAST_RETRY).decode(bytes))
+  const decode = async (bytes: Uint8Array) => items(await createVerifiedDecoder(workloadResolver(accounts), { retry: FAST_RETRY }).decode(bytes))
   const withOp = (action: string) => frames.find((f) => f.type === '#commit' && f.writes!.some((w) => w.action === action))!
 
   it('rejects every op of a commit whose ops do not undo to its prevData, and gives no position', async () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Secp256k1Keypair } from '@atproto/crypto'
+import { decode } from '@atproto/lex-cbor'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CreateOp, PipelineItem, Reject } from '../../../server/events/index.js'
 import { RepoCarError, type RepoCarErrorKind } from '../../../server/repos/repo-car-error.js'
@@ -185,6 +186,16 @@ describe('openRepoCar: verification', () => {
   it("fails 'bad-signature' for a commit signed by another key", async () => {
     const other = await Secp256k1Keypair.create()
     expect(await expectKind(repo.bytes, 'bad-signature', { verifyKey: other.did() })).toContain(other.did())
+  })
+
+  it("fails 'bad-signature' for the high-S twin of the commit's signature, as the firehose decoder does", async () => {
+    const order = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+    const signed = decode(repo.commit.bytes) as Record<string, unknown> & { sig: Uint8Array }
+    const s = BigInt(`0x${Buffer.from(signed.sig.subarray(32)).toString('hex')}`)
+    const sig = Uint8Array.from([...signed.sig.subarray(0, 32), ...Buffer.from((order - s).toString(16).padStart(64, '0'), 'hex')])
+    const twin = cborBlock({ ...signed, sig })
+    const bytes = carBytes(twin.cid, [twin, ...repo.nodes, ...repo.records.values()])
+    expect(await expectKind(bytes, 'bad-signature', { verifyKey: keypair.did() })).toContain(keypair.did())
   })
 
   it("fails 'wrong-did' for another repository's commit", async () => {
