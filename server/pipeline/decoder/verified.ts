@@ -1,23 +1,24 @@
 // The 'verified' decoder: a commit's ops are indexed only as far as its repo's signing key vouches for them.
 // Every block is hash-checked, the commit block's signature is checked against the DID document's key, each op
 // is proven by the signed MST, and, when the frame carries Sync 1.1's prevData, the ops undone on that tree
-// must give back prevData, so no change is hidden from us. All of it synchronous and native (node:crypto),
-// except the DID lookups, which are cached by the resolver.
+// must give back prevData, so no change is hidden from us. All of it synchronous and native, except the DID
+// lookups, which are cached by the resolver. An #identity frame's handle is never taken: nothing signs it, and
+// checking it here (DNS, then HTTPS, one frame at a time) held the whole stream up for each lookup. The frame only
+// marks the actor due, and the identity service verifies its handle both ways after the batch commits, paced per
+// host; until then an actor never verified has no handle rather than an unverified one.
 import { type DidDocument, type IdResolver, ensureAtprotoKey } from '@atproto/identity'
 import { decode, encode } from '@atproto/lex-cbor'
-import { parseIdentity } from '@atproto/sync'
 import { CID } from 'multiformats/cid'
 import type { PipelineItem } from '../../events/index.js'
 import { type CarBlocks, type CidLike, readCar } from './car.js'
 import { asyncDecoder } from './dispatch.js'
-import type { CommitBody, IdentityBody, RepoOpBody } from './frame.js'
+import type { CommitBody, RepoOpBody } from './frame.js'
 import {
   REASON,
   accountItem,
   commitPosition,
   commitRejects,
   errorMessage,
-  eventReject,
   identityEvent,
   opItem,
   opReject,
@@ -29,8 +30,6 @@ import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.js'
 import { DidKeyError, SignatureVerifier } from './signature.js'
 import { type SignedCommitFields, readCanonicalCommit } from './signed-commit.js'
 import type { FrameDecoder } from './types.js'
-
-type UpstreamIdentity = Parameters<typeof parseIdentity>[1]
 
 /** Why a commit, as a whole, is not taken: its position included, since nothing in it can be trusted. */
 class VerifyError extends Error {
@@ -103,16 +102,7 @@ export function createVerifiedDecoder(idResolver: IdResolver, opts: VerifiedDeco
     }
   }
 
-  async function identity(body: IdentityBody): Promise<PipelineItem> {
-    try {
-      const evt = await withRetry(() => parseIdentity(idResolver, body as UpstreamIdentity, false), retry)
-      return identityEvent(body, evt?.handle ?? null)
-    } catch (err) {
-      return eventReject(body, 'verify', `cannot verify the handle: ${errorMessage(err)}`, { handle: body.handle ?? null })
-    }
-  }
-
-  return asyncDecoder('verified', { commit: commitItems, identity, account: accountItem })
+  return asyncDecoder('verified', { commit: commitItems, identity: (body) => identityEvent(body, null), account: accountItem })
 }
 
 /** The commit block's fields as signed: the root of the tree, the bytes the signature covers, the signature. */

@@ -72,11 +72,19 @@ describe('decoder parity on the generated workload', () => {
     }
   })
 
-  it('verified decodes every frame exactly as lean does, handles included', async () => {
+  it('verified decodes every frame exactly as lean does, but takes no handle from an #identity frame', async () => {
     const verified = createVerifiedDecoder(workloadResolver(accountsOf(frames)))
+    let identities = 0
     for (const [i, frame] of frames.entries()) {
-      expect(normalize(await verified.decode(frame.bytes)), `seq ${frame.seq}`).toEqual(normalize(leanResults[i]))
+      const lean = leanResults[i]
+      const expected =
+        frame.type === '#identity' && lean.kind === 'frame'
+          ? { ...lean, frame: { ...lean.frame, items: lean.frame.items.map((item) => (item.kind === 'identity' ? { ...item, handle: null } : item)) } }
+          : lean
+      if (expected !== lean) identities++
+      expect(normalize(await verified.decode(frame.bytes)), `seq ${frame.seq}`).toEqual(normalize(expected))
     }
+    expect(identities).toBeGreaterThan(0)
   })
 
   it('every decoder rejects just the op whose block is missing from a generated commit', async () => {
