@@ -15,8 +15,9 @@ export type ServerProcess = {
   kill(signal?: NodeJS.Signals): void
 }
 
-export function spawnServer(env: Record<string, string>): ServerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+/** @param nodeArgs node options ahead of `--import tsx` (a probe to load first, --expose-gc). */
+export function spawnServer(env: Record<string, string>, nodeArgs: string[] = []): ServerProcess {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server/index.ts'], {
     cwd: ROOT,
     // Only what the test gives, plus PATH: no stray BACKFILL_* from the developer's shell.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
