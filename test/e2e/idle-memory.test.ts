@@ -52,8 +52,9 @@ describe('an idle server with the default lean decoder', () => {
     expect(report.sourceMaps).toMatchObject({ enabled: true, nodeModules: false })
   })
 
-  it('holds less than 40 MB of heap after a full collection', () => {
-    // Measured on one machine: 30.5 MB, against 49.2 MB with both packages loaded and every library's source map.
-    expect(report.heapUsedMb).toBeLessThan(40)
+  it('holds less than 30 MB of heap after a full collection', () => {
+    // Measured on one machine: 25.3 MB; 30.5 MB with @atproto/api's whole index (server/indexer/validate.ts), 49.2 MB
+    // with that, both packages above and every library's source map.
+    expect(report.heapUsedMb).toBeLessThan(30)
   })
 })
