@@ -1,7 +1,8 @@
-// The server under test as a child process, started exactly as `npm start` runs it (node --import tsx
-// server/index.ts), so the child's pid is the node process itself and /proc/<pid> measures the server alone.
+// The server under test as a child process, started exactly as `npm start` runs it (node with SERVER_ENTRY_ARGS:
+// server/node-options.env, then --import tsx server/index.ts), so the child's pid is the node process itself and /proc/<pid> measures the server alone.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, type WriteStream } from 'node:fs'
+import { SERVER_ENTRY_ARGS } from '../../server/entry-args.js'
 import { ROOT } from './paths.js'
 
 export type ServerChild = {
@@ -31,7 +32,7 @@ export function killAllServers(): void {
 }
 
 export function spawnServer(env: Record<string, string>, logPath: string, nodeArgs: string[] = []): ServerChild {
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server/index.ts'], {
+  const proc = spawn(process.execPath, [...nodeArgs, ...SERVER_ENTRY_ARGS], {
     cwd: ROOT,
     // Only what the bench sets, plus PATH and HOME: no stray BACKFILL_* from the shell.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },

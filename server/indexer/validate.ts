@@ -1,8 +1,26 @@
 // Lexicon validation of a firehose record against the schemas @atproto/api ships. Total: any input gets an answer,
 // never an exception, and a reason is short and quotes record content only in bounded form, so rejects group well.
-import { lexicons } from '@atproto/api'
-import { ipldToLex, lexToIpld, ValidationError } from '@atproto/lexicon'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { ipldToLex, lexToIpld, type Lexicons, ValidationError } from '@atproto/lexicon'
 import { CID } from 'multiformats/cid'
+
+// The schemas module of @atproto/api alone, not the package's index: the index loads the whole XRPC client (about
+// 430 modules) and a second Lexicons copy of every schema, about 5 MB of heap that stays live (measured), and V8
+// lets the heap grow to a multiple of what stays live. The package exports only its index, so the module is found
+// beside it; a release that moves it fails here, at start, saying so.
+const lexicons = await loadApiLexicons()
+
+async function loadApiLexicons(): Promise<Lexicons> {
+  const index = createRequire(import.meta.url).resolve('@atproto/api')
+  const file = path.join(path.dirname(index), 'client', 'lexicons.js')
+  const loaded = (await import(pathToFileURL(file).href).catch((err: unknown) => {
+    throw new Error(`@atproto/api has no schemas module at ${file} (${(err as Error).message}): this release is not one skyfill knows`)
+  })) as { lexicons?: Lexicons }
+  if (!loaded.lexicons) throw new Error(`@atproto/api's ${file} exports no lexicons: this release is not one skyfill knows`)
+  return loaded.lexicons
+}
 
 export type Validation = { ok: true } | { ok: false; reason: string }
 

@@ -5,6 +5,9 @@
 // Reading RSS costs a read of /proc (about 0.4 ms on a busy machine, measured under --cpu-prof), and the pipeline
 // asks every 100 frames: within the limit a reading is reused for SAMPLE_EVERY_MS, so at thousands of frames a
 // second it is read a few times a second, not dozens; while above the limit every wait reads it afresh.
+// The RSS includes the whole V8 heap, so pausing below V8's own heap limit (--max-old-space-size; skyfill's default is
+// in server/node-options.env) means intake stops before V8 could run out of heap, whatever BACKFILL_MAX_MEMORY_MB says.
+import v8 from 'node:v8'
 import { abortableSleep } from '../lib/sleep.js'
 import type { IntakeGate } from './gate.js'
 
@@ -20,6 +23,17 @@ export function memoryDecision(rssMb: number, limitMb: number, waitsSoFar: numbe
   return { action: 'wait', waitMs }
 }
 
+/** The share of V8's heap limit that RSS may reach before intake pauses. */
+export const HEAP_LIMIT_SHARE = 0.9
+
+/** V8's heap limit (old space, from --max-old-space-size or V8's default, plus the young generation). */
+export const heapLimitMb = () => Math.floor(v8.getHeapStatistics().heap_size_limit / (1024 * 1024))
+
+/** The RSS above which intake pauses: BACKFILL_MAX_MEMORY_MB, or less when V8's heap limit is lower than that. */
+export function pauseAboveMb(configuredMb: number, heapLimit: number): number {
+  return Math.min(configuredMb, Math.floor(heapLimit * HEAP_LIMIT_SHARE))
+}
+
 export const rssMb = () => Math.round(process.memoryUsage.rss() / (1024 * 1024))
 
 /** How long a reading within the limit stands for the next checks. */
@@ -32,6 +46,8 @@ export type WatchdogOptions = {
   limitMb: () => number
   log: (line: string) => void
   measureMb?: () => number
+  /** V8's heap limit in MB (default: this process's). */
+  heapLimitMb?: number
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Milliseconds from any fixed origin (default performance.now). */
   now?: () => number
@@ -56,7 +72,7 @@ export class MemoryWatchdog {
     let waits = 0
     while (!signal?.aborted) {
       const used = measure()
-      const limit = this.opts.limitMb()
+      const limit = pauseAboveMb(this.opts.limitMb(), this.opts.heapLimitMb ?? heapLimitMb())
       const decision = memoryDecision(used, limit, waits)
       if (decision.action === 'continue') {
         this.withinSince = now()

@@ -17,7 +17,7 @@ import { Semaphore } from '../pipeline/semaphore.js'
 import type { BatchSink } from '../pipeline/sink.js'
 import { sourceEventLine, type SourceEvent } from '../pipeline/source.js'
 import type { Throttle } from '../pipeline/throttle.js'
-import { MemoryWatchdog, rssMb } from '../pipeline/watchdog.js'
+import { heapLimitMb, MemoryWatchdog, rssMb } from '../pipeline/watchdog.js'
 import { RateMeter } from '../pipeline/rate.js'
 import { RetryingWriter } from '../pipeline/write-retry.js'
 import type { PerHostLimiter } from '../net/host-limiter.js'
@@ -350,7 +350,7 @@ export class BackfillService {
     try {
       await this.releasePreviousLife()
       const settings = this.deps.throttle.current()
-      for (const line of configLines(config, settings, this.deps.throttle.describe(), relay)) this.log.write(line)
+      for (const line of configLines(config, settings, this.deps.throttle.describe(), relay, heapLimitMb())) this.log.write(line)
       this.state = 'locating'
       // Read (or plan) the run and store its ranges under the plan lock: instances starting together plan it once.
       const planned = await withPlanLock(this.deps.pool, this.stopSignal.signal, () => this.planOrResume())

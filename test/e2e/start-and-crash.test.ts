@@ -1,4 +1,4 @@
-// The server as users run it (`node --import tsx server/index.ts`, what `npm start` executes): on the embedded
+// The server as users run it (node with server/entry-args.ts, what `npm start` executes): on the embedded
 // Postgres by default, surviving kill -9, and printing the documented [BACKFILL] lines.
 import fs from 'node:fs/promises'
 import os from 'node:os'

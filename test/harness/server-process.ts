@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { SERVER_ENTRY_ARGS } from '../../server/entry-args.js'
 import { freePort } from './postgres.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -15,8 +16,9 @@ export type ServerProcess = {
   kill(signal?: NodeJS.Signals): void
 }
 
-export function spawnServer(env: Record<string, string>): ServerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+/** @param nodeArgs node options ahead of SERVER_ENTRY_ARGS (a probe to load first, --expose-gc). */
+export function spawnServer(env: Record<string, string>, nodeArgs: string[] = []): ServerProcess {
+  const proc = spawn(process.execPath, [...nodeArgs, ...SERVER_ENTRY_ARGS], {
     cwd: ROOT,
     // Only what the test gives, plus PATH: no stray BACKFILL_* from the developer's shell.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },

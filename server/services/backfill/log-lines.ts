@@ -2,6 +2,7 @@
 // line. Pure, so their wording is tested and kept in one place.
 import { THROTTLE_VARS, type BackfillConfig } from '../../config/index.js'
 import type { ThrottleSettings } from '../../config/profiles.js'
+import { HEAP_LIMIT_SHARE, pauseAboveMb } from '../../pipeline/watchdog.js'
 import { plural } from '../format.js'
 import type { BackfillProgress } from './progress.js'
 import type { RepoProgress } from './repo-part.js'
@@ -19,7 +20,10 @@ export function describeWindow(window: BackfillConfig['window']): string {
   return plural(window.days, 'day')
 }
 
-export function configLines(config: BackfillConfig, settings: ThrottleSettings, described: string, relay: string): string[] {
+/** @param heapLimit V8's heap limit in MB: intake pauses below it even when BACKFILL_MAX_MEMORY_MB is higher. */
+export function configLines(config: BackfillConfig, settings: ThrottleSettings, described: string, relay: string, heapLimit: number): string[] {
+  const pauseAt = pauseAboveMb(settings.maxMemoryMb, heapLimit)
+  const heapNote = pauseAt < settings.maxMemoryMb ? ` (pausing at ${pauseAt} MB: ${HEAP_LIMIT_SHARE * 100}% of V8's ${heapLimit} MB heap limit)` : ''
   const explicit = (Object.keys(config.explicit) as (keyof typeof THROTTLE_VARS)[]).map((k) => THROTTLE_VARS[k])
   return [
     'Resource throttling config:',
@@ -28,7 +32,7 @@ export function configLines(config: BackfillConfig, settings: ThrottleSettings, 
     `  window: ${describeWindow(config.window)} from ${relay}`,
     `  batch size: ${settings.batchSize} events, delay between batches: ${settings.batchDelayMs} ms`,
     `  max concurrent DB operations: ${settings.maxConcurrent} (pool ${settings.dbPoolSize})`,
-    `  memory limit: ${settings.maxMemoryMb} MB RSS${typeof globalThis.gc === 'function' ? ', GC exposed' : ''}`,
+    `  memory limit: ${settings.maxMemoryMb} MB RSS${heapNote}${typeof globalThis.gc === 'function' ? ', GC exposed' : ''}`,
     `  idle yielding: ${settings.useIdle ? 'on' : 'off'}; decoder: ${config.decoder}`,
   ]
 }

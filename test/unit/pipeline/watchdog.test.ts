@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { IntakeGate } from '../../../server/pipeline/gate.js'
-import { MemoryWatchdog, SAMPLE_EVERY_MS, memoryDecision } from '../../../server/pipeline/watchdog.js'
+import { MemoryWatchdog, SAMPLE_EVERY_MS, memoryDecision, pauseAboveMb } from '../../../server/pipeline/watchdog.js'
 
 describe('the memory watchdog', () => {
   it('continues within the limit and waits 5 s, then 10 s, then 10 s at a time above it', () => {
@@ -76,4 +76,27 @@ describe('the memory watchdog', () => {
     expect(readings).toEqual([700, 400])
     expect(waits).toEqual([5000])
   })
+
+  it('pauses at 90% of V8\'s heap limit when BACKFILL_MAX_MEMORY_MB is above it, and at the setting otherwise', () => {
+    expect(pauseAboveMb(2048, 1072)).toBe(964)
+    expect(pauseAboveMb(1024, 1072)).toBe(964)
+    expect(pauseAboveMb(512, 1072)).toBe(512)
+  })
+
+  it('holds intake above 90% of the heap limit even when the configured limit is far higher', async () => {
+    const lines: string[] = []
+    const gate = new IntakeGate()
+    const readings = [950, 800]
+    const w = new MemoryWatchdog({
+      limitMb: () => 2048,
+      heapLimitMb: 1000,
+      log: (l) => lines.push(l),
+      measureMb: () => readings.shift()!,
+      sleep: async () => {},
+      gate,
+    })
+    await w.check()
+    expect(lines).toEqual(['Memory: 950 MB / 900 MB limit, pausing intake', 'Memory recovered: 800 MB / 900 MB limit, resuming intake'])
+  })
+
 })
