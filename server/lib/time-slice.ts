@@ -6,6 +6,7 @@
 // three slices before an HTTP request was read. Now the loops that yielded wait in one FIFO queue and each turn of
 // the event loop wakes only the first: between any two slices the loop polls I/O, and every loop gets its turns in
 // the order it asked for them.
+import { setImmediate } from 'node:timers'
 
 /** Longest stretch of sliced work between two turns of the event loop, summed over every work loop. */
 export const SLICE_MS = 8
