@@ -4,6 +4,7 @@
 import type pg from 'pg'
 import os from 'node:os'
 import type { Config } from './config/index.js'
+import { lowerBackendPriority } from './db/backend-priority.js'
 import { createPool } from './db/pools.js'
 import { SessionLock } from './db/session-lock.js'
 import { BatchWriter } from './indexer/writer.js'
@@ -60,6 +61,7 @@ export function createRuntime(config: Config, databaseUrl: string, log: (line: s
     coordination: createPool(databaseUrl, 'coordination', 2),
     maintenance: createPool(databaseUrl, 'maintenance', 1),
   }
+  if (config.backfill.dbNice > 0) lowerBackendPriority(pools.backfill, databaseUrl, config.backfill.dbNice, log)
   const backfillLog = new ServiceLog('[BACKFILL]', log)
   const decoder = createDecoder(config.backfill.decoder, { plcUrl: config.plcUrl, log: backfillLog.write })
 

@@ -54,6 +54,11 @@ export type BackfillConfig = {
   maxCpuPercent: number
   /** The adaptive governor's budget for event-loop lateness (p99 over a second; an idle loop reads 0). */
   maxLagMs: number
+  /**
+   * BACKFILL_DB_NICE: the nice value (CPU priority, 1–19) the backfill pool's Postgres backends get when Postgres
+   * runs on this machine, so the API's backends win the CPU; 0: left as they are.
+   */
+  dbNice: number
   schedule: Schedule | null
   stallTimeoutMs: number
   decoder: DecoderName
@@ -105,6 +110,7 @@ const KNOWN_BACKFILL_VARS = new Set([
   ...Object.values(THROTTLE_VARS),
   'BACKFILL_MAX_CPU_PERCENT',
   'BACKFILL_MAX_LAG_MS',
+  'BACKFILL_DB_NICE',
   'BACKFILL_SCHEDULE',
   'BACKFILL_STALL_TIMEOUT_MS',
   'BACKFILL_DECODER',
@@ -176,6 +182,7 @@ function parseBackfill(env: Env): BackfillConfig {
     explicit,
     maxCpuPercent: integer(env, 'BACKFILL_MAX_CPU_PERCENT', 1, 800) ?? 15,
     maxLagMs: integer(env, 'BACKFILL_MAX_LAG_MS', 1, 10000) ?? 10,
+    dbNice: integer(env, 'BACKFILL_DB_NICE', 0, 19) ?? 10,
     schedule: scheduleText === undefined ? null : parseSchedule(scheduleText),
     stallTimeoutMs: integer(env, 'BACKFILL_STALL_TIMEOUT_MS', 1000, 3600000) ?? 60000,
     decoder: oneOf(env, 'BACKFILL_DECODER', DECODERS) ?? 'lean',

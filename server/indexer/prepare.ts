@@ -10,7 +10,7 @@ import { moduleFor } from './records/index.js'
 import { RecordRejection, type ColumnValue, type RecordModule } from './records/types.js'
 import { validateRecord } from './validate.js'
 import { boundedDetail } from './detail.js'
-import { TimeSlice } from '../lib/time-slice.js'
+import { sliceDue, yieldSlice } from '../lib/time-slice.js'
 
 export type RowWrite = {
   uri: string
@@ -135,8 +135,6 @@ export async function prepareBatch(
   afterSeq: number | null = null,
   nowMs = Date.now(),
 ): Promise<WritePlan> {
-  // Validating a few thousand records takes long enough to be felt by HTTP requests: yield now and then.
-  const slice = new TimeSlice()
   const dids = new Set<string>()
   const handles: WritePlan['handles'] = []
   const statuses: WritePlan['statuses'] = []
@@ -200,7 +198,8 @@ export async function prepareBatch(
     return t
   }
   for (const op of winners.values()) {
-    if (slice.due()) await slice.yield()
+    // Validating a few thousand records takes long enough to be felt by HTTP requests: yield now and then.
+    if (sliceDue()) await yieldSlice()
     const module = moduleFor(op.collection)!
     if (op.kind === 'delete') {
       tableFor(module).deletes.push({ uri: op.uri, did: op.did, rev: op.rev, seq: op.seq })

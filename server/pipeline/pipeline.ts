@@ -7,7 +7,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { ControlFrame, DecodedFrame } from '../events/index.js'
 import { abortableSleep } from '../lib/sleep.js'
-import { TimeSlice } from '../lib/time-slice.js'
+import { sliceDue, yieldSlice } from '../lib/time-slice.js'
 import { Batcher, type Batch } from './batcher.js'
 import { CommitTracker } from './commit-tracker.js'
 import type { FrameDecoder } from './decoder/types.js'
@@ -91,7 +91,6 @@ export class Pipeline {
   /** An OutdatedCursor was reported: the gap its first frame then shows is the same loss, not another. */
   private lossReported = false
   private sinceMemoryCheck = 0
-  private readonly slice = new TimeSlice()
   private readonly writer: RetryingWriter
   private readonly loggedRejectKinds = new Set<string>()
   private readonly loggedInfoNames = new Set<string>()
@@ -152,7 +151,7 @@ export class Pipeline {
         }
         this.accept(result.frame)
         if (this.batcher.isFull(opts.throttle.current().batchSize)) await this.dispatch()
-        if (this.slice.due()) await this.slice.yield()
+        if (sliceDue()) await yieldSlice()
         if (++this.sinceMemoryCheck >= MEMORY_CHECK_EVERY) {
           this.sinceMemoryCheck = 0
           await opts.watchdog?.check(signal)

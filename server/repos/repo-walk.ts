@@ -1,13 +1,14 @@
 // A repository's records as the pipeline's op vocabulary: the MST walked in key order, each record a CreateOp
 // carrying the commit's rev (so the writer's ordering contract treats it like a firehose op of that rev), or a
-// Reject saying why it cannot be indexed. Chunked, with a turn of the event loop between chunks: only one
-// chunk of records is decoded at a time, and a long walk never holds the loop for more than one chunk's work.
-import { setImmediate as nextTurn } from 'node:timers/promises'
+// Reject saying why it cannot be indexed. Chunked: only one chunk of records is decoded at a time; and sliced
+// (time-slice.ts): decoding a chunk of big records takes longer than a slice, so the walk yields between records
+// whenever the process's slice is used up, sharing it with the pipeline's and the writers' loops.
 import { decode } from '@atproto/lex-cbor'
 import type { CID } from 'multiformats/cid'
 import type { CreateOp, PipelineItem, RecordValue, Reject, RejectCategory } from '../events/index.js'
 import { REASON, errorMessage } from '../pipeline/decoder/items.js'
 import { parseOpPath } from '../pipeline/decoder/ops.js'
+import { sliceDue, yieldSlice } from '../lib/time-slice.js'
 import type { BlockStore, StoredBlock } from './block-store.js'
 import { type MstEntry, cidString, mstEntries } from './mst-walk.js'
 
@@ -34,26 +35,19 @@ export async function* walkRecords(ctx: WalkContext, opts: WalkOptions): AsyncGe
   if (!Number.isInteger(opts.chunkRecords) || opts.chunkRecords < 1) {
     throw new RangeError(`chunkRecords must be an integer of at least 1, got ${opts.chunkRecords}`)
   }
-  let pending: MstEntry[] = []
+  let items: PipelineItem[] = []
+  let entries = 0
   for (const entry of mstEntries(ctx.store, ctx.data, { partial: ctx.partial, signal: ctx.signal })) {
-    pending.push(entry)
-    if (pending.length < opts.chunkRecords) continue
-    const items = chunkItems(ctx, pending, opts.time)
-    pending = []
-    if (items.length > 0) yield items
-    await nextTurn()
-  }
-  const items = chunkItems(ctx, pending, opts.time)
-  if (items.length > 0) yield items
-}
-
-function chunkItems(ctx: WalkContext, entries: MstEntry[], time: string): PipelineItem[] {
-  const items: PipelineItem[] = []
-  for (const entry of entries) {
-    const item = recordItem(ctx, entry, ctx.store.get(entry.cid.bytes), time)
+    const item = recordItem(ctx, entry, ctx.store.get(entry.cid.bytes), opts.time)
     if (item) items.push(item)
+    if (++entries === opts.chunkRecords) {
+      entries = 0
+      if (items.length > 0) yield items
+      items = []
+    }
+    if (sliceDue()) await yieldSlice()
   }
-  return items
+  if (items.length > 0) yield items
 }
 
 function recordItem(ctx: WalkContext, entry: MstEntry, block: StoredBlock | undefined, time: string): PipelineItem | null {

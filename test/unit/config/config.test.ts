@@ -42,11 +42,16 @@ describe('configuration', () => {
     ['PORT', '70000', 'PORT must be an integer from 1 to 65535, got "70000"'],
     ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a URL starting with postgres:// or postgresql://, got "mysql://x"'],
     ['BACKFILL_MAX_MEMORY_MB', '12', 'BACKFILL_MAX_MEMORY_MB must be an integer from 64 to 1048576, got "12"'],
+    ['BACKFILL_DB_NICE', '20', 'BACKFILL_DB_NICE must be an integer from 0 to 19, got "20"'],
     ['INSTANCE_ID', 'box one', 'INSTANCE_ID must be 1 to 64 characters of A-Z a-z 0-9 . _ -, got "box one"'],
     ['INSTANCE_ID', 'x'.repeat(65), `INSTANCE_ID must be 1 to 64 characters of A-Z a-z 0-9 . _ -, got "${'x'.repeat(65)}"`],
   ])('stops on %s=%s with a message naming the variable', (name, value, message) => {
     expect(() => parseConfig({ [name]: value })).toThrow(new ConfigError(name, value, '').constructor)
     expect(() => parseConfig({ [name]: value })).toThrow(message)
+  })
+
+  it("lowers the backfill's Postgres backends to nice 10 unless BACKFILL_DB_NICE says otherwise (0: left alone)", () => {
+    expect([{}, { BACKFILL_DB_NICE: '0' }, { BACKFILL_DB_NICE: '19' }].map((env) => parseConfig(env).backfill.dbNice)).toEqual([10, 0, 19])
   })
 
   it('warns about an unknown BACKFILL_ variable instead of ignoring it silently', () => {

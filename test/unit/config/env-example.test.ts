@@ -33,6 +33,7 @@ describe('.env.backfill.example', () => {
       'fast',
       'max',
       'adaptive',
+      'the API first',
       'by time of day (local time; first matching rule wins; * last)',
       'repositories (beyond what the relay replays)',
       'bounded growth',
