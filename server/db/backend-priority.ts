@@ -44,25 +44,20 @@ export function lowerBackendPriority(pool: pg.Pool, databaseUrl: string, nice: n
   }
   pool.on('connect', (client) => {
     if (refused) return
-    // Queued on the client before anything its borrower sends: one round trip per new connection.
-    client
-      .query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
-      .then(({ rows }) => {
-        const pid = rows[0]!.pid
-        let command: string
-        try {
-          command = processNice(pid).command
-        } catch (err) {
-          return refuse(`backend pid ${pid} is not a process here (${(err as Error).message})`)
-        }
-        if (command !== 'postgres') return refuse(`backend pid ${pid} here is "${command}", not postgres (another machine's pid?)`)
-        try {
-          os.setPriority(pid, nice)
-        } catch (err) {
-          refuse(`renicing backend pid ${pid} to ${nice} was refused (${(err as Error).message})`)
-        }
-      })
-      // A connection that fails here fails its borrower's query too, which reports it.
-      .catch(() => {})
+    // The backend's pid came with the connection (BackendKeyData): no query, so nothing runs beside the borrower's.
+    const pid = (client as pg.PoolClient & { processID: number | null }).processID
+    if (pid === null) return refuse('the connection did not say its backend pid')
+    let command: string
+    try {
+      command = processNice(pid).command
+    } catch (err) {
+      return refuse(`backend pid ${pid} is not a process here (${(err as Error).message})`)
+    }
+    if (command !== 'postgres') return refuse(`backend pid ${pid} here is "${command}", not postgres (another machine's pid?)`)
+    try {
+      os.setPriority(pid, nice)
+    } catch (err) {
+      refuse(`renicing backend pid ${pid} to ${nice} was refused (${(err as Error).message})`)
+    }
   })
 }
