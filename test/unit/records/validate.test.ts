@@ -37,6 +37,23 @@ describe('validateRecord accepts', () => {
     expect(validateRecord(POST, record)).toEqual({ ok: true })
   })
 
+  it('a post with blobs, leaving the record as decoded (only the validator sees BlobRef instances)', () => {
+    const fields = {
+      embed: {
+        $type: 'app.bsky.embed.recordWithMedia',
+        record: { $type: 'app.bsky.embed.record', record: strongRef },
+        media: { $type: 'app.bsky.embed.images', images: [{ alt: 'a', image: blob(IMAGE_CID) }, { alt: 'b', image: blob(IMAGE_CID) }] },
+      },
+    }
+    const record = post(fields)
+    const images = (record.embed as { media: { images: { image: object }[] } }).media.images
+    const before = images.map((i) => i.image)
+    expect(validateRecord(POST, record)).toEqual({ ok: true })
+    expect(record).toEqual(post(fields))
+    expect(images.map((i) => i.image)).toEqual(before)
+    for (const i of images) expect(i.image).not.toBeInstanceOf(BlobRef)
+  })
+
   it('a reply quoting a post with media, with facets and langs', () => {
     const record = post({
       text: 'look at this @bob.test',
