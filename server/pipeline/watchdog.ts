@@ -58,7 +58,12 @@ export class MemoryWatchdog {
   /** When the last reading found memory within the limit; -Infinity: read at the next check. */
   private withinSince = -Infinity
 
-  constructor(private readonly opts: WatchdogOptions) {}
+  /** Fixed for the life of the process: read once, not at every reading of RSS. */
+  private readonly heapLimitMb: number
+
+  constructor(private readonly opts: WatchdogOptions) {
+    this.heapLimitMb = opts.heapLimitMb ?? heapLimitMb()
+  }
 
   /**
    * Returns at once when memory is within the limit; otherwise holds the caller (and so intake) until it is, or
@@ -72,7 +77,7 @@ export class MemoryWatchdog {
     let waits = 0
     while (!signal?.aborted) {
       const used = measure()
-      const limit = pauseAboveMb(this.opts.limitMb(), this.opts.heapLimitMb ?? heapLimitMb())
+      const limit = pauseAboveMb(this.opts.limitMb(), this.heapLimitMb)
       const decision = memoryDecision(used, limit, waits)
       if (decision.action === 'continue') {
         this.withinSince = now()

@@ -11,9 +11,9 @@ export const MAJOR_ARRAY = 4
 export const MAJOR_MAP = 5
 export const NULL = 0xf6
 export const TAG_CID = [0xd8, 0x2a] as const
-const CID_V1 = 1
-const SHA2_256 = 0x12
-const DIGEST_LENGTH = 32
+export const CID_V1 = 1
+export const SHA2_256 = 0x12
+export const DIGEST_LENGTH = 32
 /** 0x01, a one-byte codec, 0x12, 0x20, then the digest. */
 export const CID_LENGTH = 4 + DIGEST_LENGTH
 

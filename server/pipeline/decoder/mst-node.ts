@@ -6,7 +6,19 @@
 // the generic codec still accepts is read by it, as before: both read the same values from the same bytes.
 import { hash } from 'node:crypto'
 import type { CidLike } from './car.js'
-import { CanonicalReader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_UINT, NULL, TAG_CID, textKey } from './canonical-cbor.js'
+import {
+  CID_V1,
+  CanonicalReader,
+  DIGEST_LENGTH,
+  MAJOR_ARRAY,
+  MAJOR_BYTES,
+  MAJOR_MAP,
+  MAJOR_UINT,
+  NULL,
+  SHA2_256,
+  TAG_CID,
+  textKey,
+} from './canonical-cbor.js'
 
 /** A node's fields as encoded: each key is stored as `p` bytes shared with the previous key, then the rest `k`. */
 export type RawMstNode = { l: CidLike | null; e: RawMstEntry[] }
@@ -15,9 +27,6 @@ export type RawMstEntry = { p: number; k: Uint8Array; v: CidLike; t: CidLike | n
 /** An entry as the tree knows it: its whole key, record CID, and the subtree to its right. */
 export type MstEntryLinks = { key: string; value: CidLike; right: CidLike | null }
 
-const CID_V1 = 1
-const SHA2_256 = 0x12
-const DIGEST_LENGTH = 32
 const DAG_CBOR = 0x71
 
 const [E, L, K, P, T, V] = ['e', 'l', 'k', 'p', 't', 'v'].map(textKey)
