@@ -1,18 +1,11 @@
 // Main-thread handle on the synthetic firehose worker (source-worker.ts).
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import { tsWorker } from '../../server/lib/ts-worker.js'
 import type { SourceWorkerData, SourceWorkerReply } from './source-worker.js'
 
 export type SourceHandle = { url: string; headSeq: number; framesSent(): Promise<number>; close(): Promise<void> }
 
 export async function startSource(path: string, limit?: number, direct = false): Promise<SourceHandle> {
-  // The worker is TypeScript: load it through tsx, as bench/source/commit-pool.ts does.
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
-  const worker = new Worker(new URL('./source-worker.ts', import.meta.url), {
-    workerData: { path, limit, direct } satisfies SourceWorkerData,
-    execArgv: ['--import', tsx],
-  })
+  const worker = tsWorker(new URL('./source-worker.ts', import.meta.url), { workerData: { path, limit, direct } satisfies SourceWorkerData })
   const replies: ((r: SourceWorkerReply) => boolean)[] = []
   let failure: Error | null = null
   worker.on('message', (r: SourceWorkerReply) => {

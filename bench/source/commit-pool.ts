@@ -1,8 +1,7 @@
 // Runs committer jobs either inline or across worker threads. Signing dominates generation cost, so workers
 // scale it across cores; each account is pinned to one worker because its commits chain on each other.
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { tsWorker } from '../../server/lib/ts-worker.js'
 import type { WorkerReply, WorkerRequest } from './commit-worker.js'
 import { Committer, type CommitterJob, type CommitterResult } from './committer.js'
 
@@ -48,10 +47,8 @@ class WorkerPool implements CommitRunner {
   private readonly slots: Slot[]
 
   constructor(seed: string, size: number) {
-    // The worker is TypeScript: load it through tsx, resolved from here so it works from any cwd or test runner.
-    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
     this.slots = Array.from({ length: size }, () => {
-      const worker = new Worker(new URL('./commit-worker.ts', import.meta.url), { workerData: { seed }, execArgv: ['--import', tsx] })
+      const worker = tsWorker(new URL('./commit-worker.ts', import.meta.url), { workerData: { seed } })
       const slot: Slot = { worker, batch: [], pending: new Map(), flushScheduled: false }
       worker.on('message', (reply: WorkerReply) => this.settle(slot, reply))
       worker.on('error', (err) => this.fail(slot, err))
