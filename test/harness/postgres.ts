@@ -76,6 +76,13 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
       const client = new pg.Client({ connectionString: adminUrl })
       await client.connect()
       try {
+        // A pool a test is still ending closes its connections within milliseconds: FORCE reaching one of them first
+        // fails a client that has no 'error' listener left (an uncaught 57P01 in the run). Wait for those, briefly.
+        for (let i = 0; i < 20; i++) {
+          const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [name])
+          if (rows[0]!.n === 0) break
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       } finally {
         await client.end()
