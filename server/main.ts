@@ -1,11 +1,9 @@
 // Starts skyfill from a parsed Config: database (embedded unless DATABASE_URL), migrations, the services
-// (runtime.ts: pools, identity, backfill, live firehose, audit), and the HTTP
-// server. Returns a handle whose stop() shuts everything down in order.
-import type { Server } from 'node:http'
-import os from 'node:os'
+// (runtime.ts: pools, identity, backfill, live firehose, audit) on this thread, and the HTTP server on a thread of its
+// own (api-thread/). Returns a handle whose stop() shuts everything down in order.
 import type { Config } from './config/index.js'
 import { openDatabase } from './db/open-database.js'
-import { createApp } from './app.js'
+import { startApiThread } from './api-thread/start-api-thread.js'
 import { createRuntime } from './runtime.js'
 import type { AuditService } from './services/audit.js'
 import type { BackfillService } from './services/backfill.js'
@@ -31,23 +29,32 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
   const { backfill, firehose, identity, audit, system } = runtime
 
   const rates = new RateHistory(serviceRates(backfill, firehose)).start()
-  const app = createApp({ apiPool: runtime.pools.api, backfill, firehose, audit, system, rates, adminToken: config.adminToken })
-  // Express 5 hands a listen error to this callback (and only there), not as a rejection or a throw.
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: NodeJS.ErrnoException) => {
-      if (!err) return resolve(s)
-      const what = err.code === 'EADDRINUSE' ? 'is already in use' : `cannot be listened on (${err.code ?? err.message})`
-      reject(new Error(`PORT ${config.port} on ${config.host} ${what}: stop what holds it, or set PORT to another port`))
-    })
-  }).catch(async (err: unknown) => {
+  const stopServices = async () => {
     await runtime.stop()
     rates.stop()
     await embedded?.stop()
+  }
+  const api = await startApiThread(
+    {
+      databaseUrl,
+      host: config.host,
+      port: config.port,
+      poolSize: config.apiDbPoolSize,
+      adminToken: config.adminToken,
+      firehoseEnabled: firehose !== null,
+    },
+    { backfill, firehose, audit, system, rates },
+    (err) => {
+      // Serving nothing while the backfill runs on would look alive and be deaf: stop, for a supervisor to restart.
+      log(`[SERVER] ${err.message}: stopping`)
+      process.exitCode = 1
+      void stopServices().finally(() => process.exit(1))
+    },
+  ).catch(async (err: unknown) => {
+    await stopServices()
     throw err
   })
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : config.port
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${api.port}`
   log(`[SERVER] listening on ${url}`)
   // Once up, not before: a start-up that fails says only why.
   log(`[INSTANCE] ${config.instanceId}`)
@@ -66,13 +73,8 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     identity,
     audit,
     async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
-      await runtime.stop()
-      rates.stop()
-      await embedded?.stop()
+      await api.stop()
+      await stopServices()
     },
   }
 }

@@ -29,7 +29,7 @@ import { TombstonePruner } from './services/tombstone-pruner.js'
 const auditPoolSize = (config: Config) => config.backfill.repos.concurrency + 1
 
 export type Runtime = {
-  pools: { api: pg.Pool; backfill: pg.Pool; firehose: pg.Pool | null; identity: pg.Pool; audit: pg.Pool; repos: pg.Pool; coordination: pg.Pool; maintenance: pg.Pool }
+  pools: { backfill: pg.Pool; firehose: pg.Pool | null; identity: pg.Pool; audit: pg.Pool; repos: pg.Pool; coordination: pg.Pool; maintenance: pg.Pool }
   system: SystemMetrics
   /** This instance among those on the database: heartbeats, and the hosts' limits shared among the live ones. */
   instances: InstanceRegistry
@@ -52,7 +52,6 @@ const INSTANCE_HEARTBEAT_MS = 2000
 
 export function createRuntime(config: Config, databaseUrl: string, log: (line: string) => void): Runtime {
   const pools = {
-    api: createPool(databaseUrl, 'api', config.apiDbPoolSize),
     backfill: createPool(databaseUrl, 'backfill', poolSizeFor(config.backfill)),
     firehose: config.firehoseEnabled ? createPool(databaseUrl, 'firehose', LIVE_SETTINGS.dbPoolSize) : null,
     identity: createPool(databaseUrl, 'identity', IDENTITY_POOL_SIZE),

@@ -9,10 +9,11 @@
 //   event: progress       on connect and then every second: LivePayload
 //   : keep-alive          a comment every 15 s, so proxies keep the connection open
 import { Router, type Request, type Response } from 'express'
-import type { BackfillProgress, BackfillService } from '../services/backfill.js'
-import { FIREHOSE_OFF, type FirehoseService, type FirehoseStatus } from '../services/firehose.js'
+import type { BackfillProgress } from '../services/backfill.js'
+import { FIREHOSE_OFF, type FirehoseStatus } from '../services/firehose.js'
 import type { RatePoint } from '../services/rate-history.js'
-import type { SystemMetrics, SystemSample } from '../services/system-metrics.js'
+import type { SystemSample } from '../services/system-metrics.js'
+import type { ApiServices, Awaitable } from './services.js'
 
 export type { FirehoseStatus } from '../services/firehose.js'
 
@@ -27,14 +28,14 @@ export type LivePayload = {
 /** One point of the events/s chart. */
 export type HistoryPoint = RatePoint
 
-export type LiveSource = () => LivePayload
+export type LiveSource = () => Awaitable<LivePayload>
 
 export type LiveOptions = {
   intervalMs?: number
   heartbeatMs?: number
   maxClients?: number
   /** The rate history sent to each newcomer (RateHistory.points of the running server); none when absent. */
-  history?: () => HistoryPoint[]
+  history?: () => Awaitable<HistoryPoint[]>
   /** A client whose socket stays blocked this long is disconnected. */
   slowClientMs?: number
 }
@@ -42,13 +43,11 @@ export type LiveOptions = {
 type Client = { res: Response; blockedSince: number | null }
 
 /** Builds the snapshot from the running services. */
-export function liveSource(backfill: BackfillService, system: SystemMetrics, firehose: FirehoseService | null): LiveSource {
-  return () => ({
-    at: new Date().toISOString(),
-    backfill: backfill.getProgress(),
-    system: system.sample(),
-    firehose: firehose?.getStatus() ?? FIREHOSE_OFF,
-  })
+export function liveSource({ backfill, system, firehose }: Pick<ApiServices, 'backfill' | 'system' | 'firehose'>): LiveSource {
+  return async () => {
+    const [progress, sample, status] = await Promise.all([backfill.getProgress(), system.sample(), firehose?.getStatus() ?? FIREHOSE_OFF])
+    return { at: new Date().toISOString(), backfill: progress, system: sample, firehose: status }
+  }
 }
 
 export class LiveHub {
@@ -59,7 +58,9 @@ export class LiveHub {
   private failing = false
   private readonly intervalMs: number
   private readonly heartbeatMs: number
-  private readonly history: () => HistoryPoint[]
+  private readonly history: () => Awaitable<HistoryPoint[]>
+  /** The snapshot being built, if one is: a tick or a newcomer while it is under way waits for it, not for another. */
+  private building: Promise<{ payload: LivePayload; frame: string } | null> | null = null
   private readonly slowClientMs: number
   readonly maxClients: number
 
@@ -78,7 +79,7 @@ export class LiveHub {
     return this.clients.size
   }
 
-  handle = (req: Request, res: Response): void => {
+  handle = async (req: Request, res: Response): Promise<void> => {
     if (this.clients.size >= this.maxClients) {
       res
         .status(503)
@@ -106,11 +107,11 @@ export class LiveHub {
     })
 
     // A fresh snapshot for the newcomer right away (also starts the tick if it was idle).
-    const current = this.snapshot()
     this.write(client, `retry: 3000\n\n`)
-    this.write(client, frame('history', JSON.stringify({ points: this.history() })))
-    if (current) this.write(client, current.frame)
     this.ensureTimers()
+    const [points, current] = await Promise.all([this.historyPoints(), this.snapshot()])
+    this.write(client, frame('history', JSON.stringify({ points })))
+    if (current) this.write(client, current.frame)
   }
 
   /** Ends every stream and stops the timers (the server is shutting down). */
@@ -126,9 +127,14 @@ export class LiveHub {
   }
 
   /** A fresh snapshot; if building one fails, the last good one (null if there is none yet). */
-  private snapshot(): { payload: LivePayload; frame: string } | null {
+  private snapshot(): Promise<{ payload: LivePayload; frame: string } | null> {
+    this.building ??= this.build().finally(() => (this.building = null))
+    return this.building
+  }
+
+  private async build(): Promise<{ payload: LivePayload; frame: string } | null> {
     try {
-      const payload = this.source()
+      const payload = await this.source()
       this.latest = { payload, frame: frame('progress', JSON.stringify(payload)) }
       this.failing = false
     } catch (err) {
@@ -139,8 +145,17 @@ export class LiveHub {
     return this.latest
   }
 
-  private tick = (): void => {
-    const current = this.snapshot()
+  private async historyPoints(): Promise<HistoryPoint[]> {
+    try {
+      return await this.history()
+    } catch {
+      // A newcomer without the past minutes still gets the stream; the chart fills from the ticks.
+      return []
+    }
+  }
+
+  private tick = async (): Promise<void> => {
+    const current = await this.snapshot()
     if (!current) return
     const { frame: text } = current
     const now = Date.now()
@@ -171,7 +186,7 @@ export class LiveHub {
   private ensureTimers(): void {
     if (this.clients.size === 0) return
     if (!this.tickTimer) {
-      this.tickTimer = setInterval(this.tick, this.intervalMs)
+      this.tickTimer = setInterval(() => void this.tick(), this.intervalMs)
       this.tickTimer.unref()
     }
     if (!this.heartbeatTimer) {

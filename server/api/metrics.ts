@@ -12,14 +12,12 @@ import { JOB_STATES } from '../repos/job-state.js'
 import { SYNC_STATES } from '../indexer/repo-chain.js'
 import { DIFFERENCE_KINDS } from '../audit/report.js'
 import type { AuditCounters } from '../services/audit.js'
+import type { ApiServices } from './services.js'
 
-export type MetricsDeps = {
+export type MetricsDeps = Pick<ApiServices, 'backfill' | 'firehose' | 'system'> & {
   apiPool: pg.Pool
-  backfill: { getProgress(): BackfillProgress }
-  firehose: { getStatus(): FirehoseStatus } | null
-  system: { sample(): SystemSample }
   /** The audits' counts since the process started; absent: all 0. */
-  audit?: { counters(): AuditCounters }
+  audit?: Pick<ApiServices['audit'], 'counters'>
 }
 
 const BACKFILL_STATES: readonly BackfillState[] = ['off', 'idle', 'locating', 'running', 'paused', 'throttled', 'complete', 'failed']
@@ -33,19 +31,13 @@ type Snapshot = { progress: BackfillProgress; firehose: FirehoseStatus | null; s
 const orNaN = (v: number | null | undefined) => (v === null || v === undefined ? Number.NaN : v)
 
 /** The registry and a function that takes the snapshot the next collection reads. */
-export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot(): void } {
+export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot(): Promise<void> } {
   const registry = new Registry()
   let snap: Snapshot | null = null
-  const take = (): Snapshot => {
-    snap = {
-      progress: deps.backfill.getProgress(),
-      firehose: deps.firehose?.getStatus() ?? null,
-      system: deps.system.sample(),
-      audit: deps.audit?.counters() ?? null,
-    }
+  const current = (): Snapshot => {
+    if (!snap) throw new Error('metrics collected before a snapshot was taken')
     return snap
   }
-  const current = () => snap ?? take()
 
   const gauge = (name: string, help: string, read: (s: Snapshot) => number) =>
     new Gauge({
@@ -251,8 +243,14 @@ export function createMetrics(deps: MetricsDeps): { registry: Registry; snapshot
   collectDefaultMetrics({ register: registry })
   return {
     registry,
-    snapshot() {
-      take()
+    async snapshot() {
+      const [progress, firehose, system, audit] = await Promise.all([
+        deps.backfill.getProgress(),
+        deps.firehose?.getStatus() ?? null,
+        deps.system.sample(),
+        deps.audit?.counters() ?? null,
+      ])
+      snap = { progress, firehose, system, audit }
     },
   }
 }
@@ -261,7 +259,7 @@ export function metricsRoutes(deps: MetricsDeps): Router {
   const { registry, snapshot } = createMetrics(deps)
   const router = Router()
   router.get('/metrics', async (_req, res) => {
-    snapshot()
+    await snapshot()
     // prom-client writes NaN as "Nan"; the exposition format spells it "NaN".
     const text = (await registry.metrics()).replace(/ Nan$/gm, ' NaN')
     res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(text)

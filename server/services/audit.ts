@@ -102,6 +102,12 @@ export class AuditService {
     return done
   }
 
+  /** Starts an audit without waiting for it (the dashboard's); throws AuditBusy while one runs. Its report is kept
+   *  here, and a failure is shown as status().lastError. */
+  launch(request: AuditRequest): void {
+    this.begin(request).catch(() => {})
+  }
+
   status(): AuditStatus {
     return {
       running: this.current?.run.progress() ?? null,

@@ -97,7 +97,7 @@ describe('GET /metrics values', () => {
   let auditCounts: AuditCounters = { reposChecked: 0, reposDiffering: 0, differences: { missing: 0, extra: 0, stale: 0, handle: 0, status: 0 }, driftRatio: null }
   const deps: MetricsDeps = {
     apiPool,
-    backfill: { getProgress: () => current },
+    backfill: { getProgress: () => current, pause: () => {}, resume: () => {} },
     firehose: {
       getStatus: () => ({ state: 'live' as const, holder: 'indexer-1', cursor: 9000, received: 80, processed: 75, eventsPerSecond: 12.5, error: null }),
     },

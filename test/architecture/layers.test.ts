@@ -20,7 +20,8 @@ const LAYERS: string[][] = [
   ['audit'],
   ['services'],
   ['api'],
-  ['.'], // index.ts, main.ts, app.ts: start-up and wiring
+  ['api-thread'],
+  ['.'], // index.ts, main.ts, runtime.ts: start-up and wiring
 ]
 
 function layerOf(file: string): number {

@@ -65,9 +65,8 @@ beforeAll(async () => {
   browser = await launchBrowser()
   const service = {
     status: () => status,
-    begin: async (request: AuditRequest) => {
+    launch: (request: AuditRequest) => {
       begun.push(request)
-      return report
     },
   }
   fake = await startFakeServer({ routes: [auditRoutes(service, TOKEN)] })

@@ -5,7 +5,7 @@
 import pg from 'pg'
 import type { Router } from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../../server/app.js'
+import { createApp } from '../../server/api/app.js'
 import { RateHistory, serviceRates } from '../../server/services/rate-history.js'
 import { SystemMetrics } from '../../server/services/system-metrics.js'
 import { testDatabase } from '../harness/db.js'
@@ -76,11 +76,13 @@ describe('control endpoints and what anyone may read', () => {
   it('every route that is not a read takes the admin token: none without it, none with a wrong one', async () => {
     const app = createApp({
       apiPool: run.pool,
-      backfill: run.sky.backfill,
-      firehose: run.sky.firehose,
-      audit: run.sky.audit,
-      system: new SystemMetrics(),
-      rates: new RateHistory(serviceRates(run.sky.backfill, run.sky.firehose)),
+      services: {
+        backfill: run.sky.backfill,
+        firehose: run.sky.firehose,
+        audit: run.sky.audit,
+        system: new SystemMetrics(),
+        rates: new RateHistory(serviceRates(run.sky.backfill, run.sky.firehose)),
+      },
       adminToken: ADMIN_TOKEN,
     })
     const routes = routesOf((app.router as unknown as Router & { stack: Layer[] }).stack)

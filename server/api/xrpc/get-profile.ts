@@ -10,8 +10,7 @@ export const getProfile: XrpcQuery = {
   nsid: 'app.bsky.actor.getProfile',
   async handler(ctx, query) {
     const actor = atIdentifier(query, 'actor')
-    // A DID needs no lookup of its own (loadActors finds only served actors): one round trip less, and each round
-    // trip waits its turn on a loop shared with the backfill.
+    // A DID needs no lookup of its own (loadActors finds only served actors): one round trip less.
     const did = actor.kind === 'did' ? actor.did : await resolveActor(ctx.pool, actor)
     if (did === null) throw profileNotFound()
     const [actors, counts] = await Promise.all([loadActors(ctx.pool, [did]), loadActorCounts(ctx.pool, did)])

@@ -1,0 +1,38 @@
+// The messages between the main thread, which runs the services, and the API thread, which serves HTTP.
+import type { AuditProgress } from '../audit/audit-run.js'
+
+/** What the API thread may ask of the services: ApiServices' methods, by name, and nothing else. */
+export const SERVICE_CALLS = [
+  'backfill.getProgress',
+  'backfill.pause',
+  'backfill.resume',
+  'firehose.getStatus',
+  'audit.launch',
+  'audit.status',
+  'audit.counters',
+  'system.sample',
+  'rates.points',
+] as const
+export type ServiceCall = (typeof SERVICE_CALLS)[number]
+
+/** What the API thread is started with: everything it needs from the Config, which it does not parse again. */
+export type ApiThreadData = {
+  databaseUrl: string
+  host: string
+  port: number
+  poolSize: number
+  adminToken: string | null
+  firehoseEnabled: boolean
+}
+
+/** From the API thread. */
+export type ThreadMessage =
+  | { type: 'listening'; port: number }
+  | { type: 'listen-failed'; code: string | null; message: string }
+  | { type: 'call'; id: number; call: ServiceCall; args: unknown[] }
+
+/** From the main thread. `auditRunning` is set when the call failed because an audit is running (AuditBusy). */
+export type HostMessage =
+  | { type: 'reply'; id: number; ok: true; value: unknown }
+  | { type: 'reply'; id: number; ok: false; message: string; auditRunning: AuditProgress | null }
+  | { type: 'stop' }
