@@ -2,7 +2,7 @@
 // An AuditBusy there is an AuditBusy here, so the routes tell it apart as they do in one thread.
 import type { MessagePort } from 'node:worker_threads'
 import type { ApiServices } from '../api/services.js'
-import { AuditBusy } from '../services/audit.js'
+import { AuditBusy } from '../audit/audit-busy.js'
 import type { HostMessage, ServiceCall, ThreadMessage } from './protocol.js'
 
 export type ServiceProxy = ApiServices & {

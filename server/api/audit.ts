@@ -2,7 +2,7 @@
 // runs), GET /api/audit answers the running one's progress, the last report and the drift rate.
 import { Router } from 'express'
 import { AuditRequestError, auditRequest } from '../audit/request.js'
-import { AuditBusy } from '../services/audit.js'
+import { AuditBusy } from '../audit/audit-busy.js'
 import type { ApiServices } from './services.js'
 import { requireAdmin } from './admin-auth.js'
 

@@ -2,6 +2,7 @@
 // background audit of AUDIT_SAMPLE_PER_HOUR random repositories an hour, one every 3600/N seconds. It keeps the last
 // report, the running audit's progress, and the drift rate of every repository audited (dashboard and /metrics).
 import type pg from 'pg'
+import { AuditBusy } from '../audit/audit-busy.js'
 import { AuditRun, type AuditProgress, type AuditRequest, type AuditRunDeps } from '../audit/audit-run.js'
 import { DriftMeter, type DriftView } from '../audit/drift.js'
 import { differenceCount, type AuditReport, type DifferenceKind } from '../audit/report.js'
@@ -27,13 +28,6 @@ export type AuditStatus = {
 export type AuditCounters = { reposChecked: number; reposDiffering: number; differences: Record<DifferenceKind, number>; driftRatio: number | null }
 
 /** An audit was asked for while another runs. */
-export class AuditBusy extends Error {
-  override readonly name = 'AuditBusy'
-  constructor(readonly running: AuditProgress) {
-    super(`an audit is already running (started ${running.startedAt}, ${running.phase}, ${running.reposDone} repositories done)`)
-  }
-}
-
 export class AuditService {
   private readonly drift: DriftMeter
   private readonly shutdown = new AbortController()

@@ -6,7 +6,7 @@ import type { ApiServices } from '../../../server/api/services.js'
 import { answerCalls } from '../../../server/api-thread/service-host.js'
 import { serviceProxy, type ServiceProxy } from '../../../server/api-thread/service-proxy.js'
 import type { AuditProgress } from '../../../server/audit/audit-run.js'
-import { AuditBusy } from '../../../server/services/audit.js'
+import { AuditBusy } from '../../../server/audit/audit-busy.js'
 
 const running = { startedAt: '2026-12-01T00:00:00.000Z', phase: 'fetching', reposDone: 3 } as unknown as AuditProgress
 
