@@ -1,6 +1,5 @@
 // Starts the API thread (api-thread.ts) and answers its calls with the running services. Resolves once it listens;
 // rejects with what stops it from listening, in the words an operator acts on.
-import type { Worker } from 'node:worker_threads'
 import type { ApiServices } from '../api/services.js'
 import { tsWorker } from '../lib/ts-worker.js'
 import type { ApiThreadData, HostMessage, ThreadMessage } from './protocol.js'
@@ -16,27 +15,20 @@ export type ApiThread = {
 /** How long a stopping API thread may take to close its connections and its pool before it is ended. */
 const STOP_GRACE_MS = 2000
 
-const listenError = (data: ApiThreadData, code: string | null, message: string) => {
+function listenError(data: ApiThreadData, code: string | null, message: string): Error {
   const what = code === 'EADDRINUSE' ? 'is already in use' : `cannot be listened on (${code ?? message})`
   return new Error(`PORT ${data.port} on ${data.host} ${what}: stop what holds it, or set PORT to another port`)
 }
 
-/** `onFailure` hears of the thread failing or ending once it listened, other than through stop(). */
+/** `onFailure` hears, once, of the thread failing or ending after it listened, other than through stop(). */
 export function startApiThread(data: ApiThreadData, services: ApiServices, onFailure: (err: Error) => void): Promise<ApiThread> {
-  const worker: Worker = tsWorker(new URL('./api-thread.ts', import.meta.url), { workerData: data })
+  const worker = tsWorker(new URL('./api-thread.ts', import.meta.url), { workerData: data })
   answerCalls(worker, services)
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
-  let up = false
-  let stopping = false
-  worker.on('error', (err) => {
-    if (up && !stopping) onFailure(new Error(`the API thread failed: ${err.message}`))
-  })
-  void exited.then((code) => {
-    if (up && !stopping) onFailure(new Error(`the API thread ended (exit code ${code})`))
-  })
+  let state: 'starting' | 'up' | 'over' = 'starting'
 
   const stop = async () => {
-    stopping = true
+    state = 'over'
     worker.postMessage({ type: 'stop' } satisfies HostMessage)
     const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS)
     await exited
@@ -44,25 +36,26 @@ export function startApiThread(data: ApiThreadData, services: ApiServices, onFai
   }
 
   return new Promise<ApiThread>((resolve, reject) => {
-    const fail = (err: Error) => {
-      stopping = true
-      void worker.terminate()
-      reject(err)
+    // Before it listens, what goes wrong is the start's failure; after, the running server's (reported once).
+    const failed = (err: Error) => {
+      const was = state
+      state = 'over'
+      if (was === 'starting') {
+        void worker.terminate()
+        reject(err)
+      } else if (was === 'up') {
+        onFailure(err)
+      }
     }
     worker.on('message', (message: ThreadMessage) => {
-      if (message.type === 'listening') {
-        up = true
+      if (message.type === 'listening' && state === 'starting') {
+        state = 'up'
         resolve({ port: message.port, stop })
       } else if (message.type === 'listen-failed') {
-        stopping = true
-        void exited.then(() => reject(listenError(data, message.code, message.message)))
+        failed(listenError(data, message.code, message.message))
       }
     })
-    worker.once('error', (err) => {
-      if (!up) fail(new Error(`the API thread could not start: ${err.message}`))
-    })
-    void exited.then((code) => {
-      if (!up && !stopping) fail(new Error(`the API thread ended before it listened (exit code ${code})`))
-    })
+    worker.on('error', (err) => failed(new Error(`the API thread failed: ${err.message}`)))
+    void exited.then((code) => failed(new Error(`the API thread ended (exit code ${code})`)))
   })
 }
