@@ -47,7 +47,6 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     (err) => {
       // Serving nothing while the backfill runs on would look alive and be deaf: stop, for a supervisor to restart.
       log(`[SERVER] ${err.message}: stopping`)
-      process.exitCode = 1
       void stopServices().finally(() => process.exit(1))
     },
   ).catch(async (err: unknown) => {

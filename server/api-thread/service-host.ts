@@ -1,5 +1,5 @@
 // The main thread's side of the API thread's calls: each names one method of the running services, answered with
-// its value or its error. A name outside SERVICE_CALLS is refused, so the thread can reach only what ApiServices lists.
+// its value or its error. Any other name is refused, so the thread can reach only what ApiServices lists.
 import type { MessagePort, Worker } from 'node:worker_threads'
 import type { AuditRequest } from '../audit/audit-run.js'
 import type { ApiServices } from '../api/services.js'

@@ -41,6 +41,8 @@ export type LiveOptions = {
 }
 
 type Client = { res: Response; blockedSince: number | null }
+/** A payload and its event-stream frame, serialized once for every client. */
+type Snapshot = { payload: LivePayload; frame: string }
 
 /** Builds the snapshot from the running services. */
 export function liveSource({ backfill, system, firehose }: Pick<ApiServices, 'backfill' | 'system' | 'firehose'>): LiveSource {
@@ -54,13 +56,13 @@ export class LiveHub {
   private readonly clients = new Set<Client>()
   private tickTimer: NodeJS.Timeout | null = null
   private heartbeatTimer: NodeJS.Timeout | null = null
-  private latest: { payload: LivePayload; frame: string } | null = null
+  private latest: Snapshot | null = null
   private failing = false
   private readonly intervalMs: number
   private readonly heartbeatMs: number
   private readonly history: () => Awaitable<HistoryPoint[]>
   /** The snapshot being built, if one is: a tick or a newcomer while it is under way waits for it, not for another. */
-  private building: Promise<{ payload: LivePayload; frame: string } | null> | null = null
+  private building: Promise<Snapshot | null> | null = null
   private readonly slowClientMs: number
   readonly maxClients: number
 
@@ -127,12 +129,12 @@ export class LiveHub {
   }
 
   /** A fresh snapshot; if building one fails, the last good one (null if there is none yet). */
-  private snapshot(): Promise<{ payload: LivePayload; frame: string } | null> {
+  private snapshot(): Promise<Snapshot | null> {
     this.building ??= this.build().finally(() => (this.building = null))
     return this.building
   }
 
-  private async build(): Promise<{ payload: LivePayload; frame: string } | null> {
+  private async build(): Promise<Snapshot | null> {
     try {
       const payload = await this.source()
       this.latest = { payload, frame: frame('progress', JSON.stringify(payload)) }
