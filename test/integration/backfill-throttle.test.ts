@@ -100,12 +100,16 @@ describe('the concurrency limit', () => {
       let apiWrites = 0
       let samples = 0
       while (run.sky.backfill.getProgress().state !== 'complete') {
+        // Open writing transactions are counted by the transaction-id locks they hold: pg_locks reads the lock table
+        // under all its partition locks, one instant for every backend, whereas pg_stat_activity copies the backends'
+        // states one after another, so a sampler descheduled mid-copy on a loaded machine could see a transaction
+        // that had already committed next to the two that took its place.
         const { rows } = await sampler.query(
-          `SELECT count(*) FILTER (WHERE application_name = 'skyfill-backfill'
-                                     AND state IN ('active', 'idle in transaction'))::int AS backfill,
-                  count(*) FILTER (WHERE application_name = 'skyfill-api'
-                                     AND query ~* '^\\s*(INSERT|UPDATE|DELETE|WITH d AS)')::int AS api_writes
-             FROM pg_stat_activity`,
+          `SELECT (SELECT count(*)::int FROM pg_locks l
+                     WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+                       AND l.pid IN (SELECT pid FROM pg_stat_activity WHERE application_name = 'skyfill-backfill')) AS backfill,
+                  (SELECT count(*)::int FROM pg_stat_activity
+                     WHERE application_name = 'skyfill-api' AND query ~* '^\\s*(INSERT|UPDATE|DELETE|WITH d AS)') AS api_writes`,
         )
         peak = Math.max(peak, rows[0].backfill)
         apiWrites += rows[0].api_writes
