@@ -20,7 +20,7 @@ afterAll(async () => {
 
 describe('the demo on Ctrl-C', () => {
   it('stops everything without a connection fault in its log', async () => {
-    const demo = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
+    const demo = spawn(process.execPath, ['--env-file=server/node-options.env', '--import', 'tsx', 'scripts/demo.ts'], {
       cwd: ROOT,
       // A group of its own, as a shell gives a foreground job: the test can signal the whole group.
       detached: true,
