@@ -20,9 +20,19 @@ function listenError(data: ApiThreadData, code: string | null, message: string):
   return new Error(`PORT ${data.port} on ${data.host} ${what}: stop what holds it, or set PORT to another port`)
 }
 
-/** `onFailure` hears, once, of the thread failing or ending after it listened, other than through stop(). */
-export function startApiThread(data: ApiThreadData, services: ApiServices, onFailure: (err: Error) => void): Promise<ApiThread> {
-  const worker = tsWorker(new URL('./api-thread.ts', import.meta.url), { workerData: data })
+const ENTRY = new URL('./api-thread.ts', import.meta.url)
+
+/**
+ * `onFailure` hears, once, of the thread failing or ending after it listened, other than through stop(). `entry` is
+ * the thread's code: api-thread.ts, or a test's thread that fails on purpose in ways the real one has no input for.
+ */
+export function startApiThread(
+  data: ApiThreadData,
+  services: ApiServices,
+  onFailure: (err: Error) => void,
+  entry: URL = ENTRY,
+): Promise<ApiThread> {
+  const worker = tsWorker(entry, { workerData: data })
   answerCalls(worker, services)
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
   let state: 'starting' | 'up' | 'over' = 'starting'
