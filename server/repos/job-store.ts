@@ -69,6 +69,8 @@ export type HostCounts = { host: string | null; pending: number; fetching: numbe
 
 export type JobCounts = Record<JobState, number> & { total: number }
 
+export type ClaimOptions = { avoidHosts?: string[]; resyncsOnly?: boolean }
+
 /** The pool, or the writer's transaction (a CommitStep's `tx`), so done commits with the repository's rows. */
 type Queryable = Pick<pg.Pool, 'query'> | Transaction
 
@@ -77,9 +79,10 @@ export interface RepoJobStore {
   enqueue(entries: EnqueueEntry[]): Promise<number>
   /**
    * Takes up to `limit` jobs for `owner` for `leaseMs`: pending ones, failed ones due, and fetching ones whose lease
-   * lapsed; jobs on `avoidHosts` (parked, saturated) are left.
+   * lapsed; jobs on `avoidHosts` (parked, saturated) are left. With `resyncsOnly`, only repositories queued for a
+   * resync (their position says 'resyncing'): what keeps the index true when no backfill run is fetching.
    */
-  claim(owner: string, limit: number, leaseMs: number, options?: { avoidHosts?: string[] }): Promise<RepoJob[]>
+  claim(owner: string, limit: number, leaseMs: number, options?: ClaimOptions): Promise<RepoJob[]>
   /** Extends the leases `owner` still holds; returns those dids. */
   renew(owner: string, dids: string[], leaseMs: number): Promise<string[]>
   /** In the writer's transaction (pass its client), so a repository's rows and its done state commit together. */
@@ -151,6 +154,7 @@ WITH picked AS (
       OR (state = 'failed' AND next_try_at <= now())
       OR (state = 'fetching' AND ${leaseLapsed('repos')}))
     AND (host IS NULL OR NOT (host = ANY($4::text[])))
+    AND (NOT $5::boolean OR EXISTS (SELECT 1 FROM repo_positions p WHERE p.did = repos.did AND p.sync_state = 'resyncing'))
   ORDER BY host_rank, did
   LIMIT $2
   FOR UPDATE SKIP LOCKED
@@ -237,9 +241,9 @@ export class PgRepoJobStore implements RepoJobStore {
     return rows.filter((r) => r.inserted).length
   }
 
-  async claim(owner: string, limit: number, leaseMs: number, options: { avoidHosts?: string[] } = {}): Promise<RepoJob[]> {
+  async claim(owner: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<RepoJob[]> {
     if (limit <= 0) return []
-    const { rows } = await this.pool.query<Row>(CLAIM_SQL, [owner, limit, leaseMs, options.avoidHosts ?? []])
+    const { rows } = await this.pool.query<Row>(CLAIM_SQL, [owner, limit, leaseMs, options.avoidHosts ?? [], options.resyncsOnly ?? false])
     return rows.map((r) => ({
       did: r.did,
       discoveredVia: r.discovered_via,

@@ -55,6 +55,8 @@ export type RepoWorkerOptions = {
   idleMs?: number
   /** While this says so, claim nothing: other workers of this instance are fetching, and the budget is theirs. */
   standBy?: () => boolean
+  /** Claim only repositories queued for a resync, never a backfill run's jobs (job-store.ts, claim). */
+  resyncsOnly?: boolean
 }
 
 export type RepoWorkersEnd = 'complete' | 'stopped'
@@ -103,7 +105,7 @@ export class RepoWorkers {
       }
       let job: RepoJob | undefined
       try {
-        ;[job] = await this.opts.store.claim(this.opts.owner, 1, this.opts.leaseMs, { avoidHosts: this.opts.parkedHosts() })
+        ;[job] = await this.opts.store.claim(this.opts.owner, 1, this.opts.leaseMs, { avoidHosts: this.opts.parkedHosts(), resyncsOnly: this.opts.resyncsOnly })
       } catch (err) {
         // The database is down: the replay's writer closes the gate; this loop just waits its turn again.
         this.logFailureKind(`could not claim a job: ${(err as Error).message}`, 'any')

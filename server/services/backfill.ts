@@ -167,7 +167,7 @@ export class BackfillService {
 
   /**
    * Whatever the window (off included): gaps the writer found are confirmed and each desynchronized repository is
-   * queued for a resync (resync-scheduler.ts), and one repo worker fetches queued repositories whenever no run's
+   * queued for a resync (resync-scheduler.ts), and one repo worker fetches the queued resyncs whenever no run's
    * repo part is doing it, under the same gate, semaphore and throttle.
    */
   private keepRepositoriesTrue(): void {
@@ -189,6 +189,9 @@ export class BackfillService {
       // The run's repo workers claim resyncs too; a second claimer would exceed BACKFILL_REPO_CONCURRENCY and its
       // records would be missing from the run's counts.
       standBy: () => this.repoPart?.running ?? false,
+      // A backfill run's jobs are its own: with the backfill off (or its repo part not started) they wait for a run,
+      // instead of being fetched one at a time by the worker that keeps the index true.
+      resyncsOnly: true,
     })
     this.resyncWorkers = workers
     void this.releasePreviousLife().then(() => workers.run()).catch((err: Error) => this.log.write(`Repos: the resync worker stopped: ${err.message}`))
@@ -320,7 +323,11 @@ export class BackfillService {
     if (dids.length === 0) return
     await this.releasePreviousLife()
     for (const did of dids) await queueResync(repos.db, repos.store, did, reason)
-    const workers = new RepoWorkers({ ...this.workerOptions(repos, Math.min(repos.concurrency, dids.length)), listingDone: () => true })
+    const workers = new RepoWorkers({
+      ...this.workerOptions(repos, Math.min(repos.concurrency, dids.length)),
+      listingDone: () => true,
+      resyncsOnly: true,
+    })
     const running = workers.run()
     const stop = () => workers.stop()
     signal.addEventListener('abort', stop, { once: true })

@@ -170,6 +170,21 @@ describe('claim', () => {
     const jobs = await store.claim('a', 10, 60_000, { avoidHosts: ['a.test'] })
     expect(jobs.map((j) => j.host)).toEqual(['b.test', 'b.test', 'b.test'])
   })
+
+  it('resyncsOnly takes the repositories queued for a resync and leaves a backfill run’s jobs', async () => {
+    await store.enqueue(range(0, 4).map((i) => entry(i)))
+    // 1 resyncing, 2 desynchronized (not yet queued), 3 active: only 1 is a resync's
+    await pool.query(
+      `INSERT INTO repo_positions (did, sync_state) VALUES ($1, 'resyncing'), ($2, 'desynchronized'), ($3, 'active')`,
+      [did(1), did(2), did(3)],
+    )
+    try {
+      expect((await store.claim('a', 10, 60_000, { resyncsOnly: true })).map((j) => j.did)).toEqual([did(1)])
+      expect((await store.claim('a', 10, 60_000)).map((j) => j.did).sort()).toEqual([did(0), did(2), did(3)])
+    } finally {
+      await pool.query('TRUNCATE repo_positions')
+    }
+  })
 })
 
 describe('failures', () => {
