@@ -4,6 +4,7 @@
 import type { Config } from './config/index.js'
 import { openDatabase } from './db/open-database.js'
 import { startApiThread } from './api-thread/start-api-thread.js'
+import { RECORD_MODULES } from './indexer/records/index.js'
 import { createRuntime } from './runtime.js'
 import type { AuditService } from './services/audit.js'
 import type { BackfillService } from './services/backfill.js'
@@ -42,6 +43,7 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
       poolSize: config.apiDbPoolSize,
       adminToken: config.adminToken,
       firehoseEnabled: firehose !== null,
+      indexedTables: RECORD_MODULES.map(({ collection, table }) => ({ collection, table })),
     },
     { backfill, firehose, audit, system, rates },
     (err) => {

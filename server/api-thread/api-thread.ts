@@ -14,7 +14,7 @@ const post = (message: ThreadMessage) => port.postMessage(message)
 
 const pool = createPool(data.databaseUrl, 'api', data.poolSize)
 const services = serviceProxy(port, data.firehoseEnabled)
-const app = createApp({ apiPool: pool, services, adminToken: data.adminToken })
+const app = createApp({ apiPool: pool, services, adminToken: data.adminToken, indexedTables: data.indexedTables })
 
 const stop = async (server: Server | null) => {
   services.close('the server is stopping')

@@ -1,5 +1,6 @@
 // The messages between the main thread, which runs the services, and the API thread, which serves HTTP.
 import type { ApiServices } from '../api/services.js'
+import type { IndexedTable } from '../api/stats.js'
 import type { AuditProgress } from '../audit/audit-run.js'
 
 /** What the API thread may ask of the services: ApiServices' methods, by name (`backfill.getProgress`), and nothing
@@ -14,6 +15,7 @@ export type ApiThreadData = {
   poolSize: number
   adminToken: string | null
   firehoseEnabled: boolean
+  indexedTables: IndexedTable[]
 }
 
 /** From the API thread. */

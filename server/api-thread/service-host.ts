@@ -4,7 +4,7 @@ import type { MessagePort, Worker } from 'node:worker_threads'
 import type { AuditRequest } from '../audit/audit-run.js'
 import type { ApiServices } from '../api/services.js'
 import { AuditBusy } from '../audit/audit-busy.js'
-import { FIREHOSE_OFF } from '../services/firehose.js'
+import { FIREHOSE_OFF } from '../services/firehose-status.js'
 import type { HostMessage, ServiceCall, ThreadMessage } from './protocol.js'
 
 /** `thread`: the API thread's Worker (or, in tests, one end of a MessageChannel). */

@@ -1,7 +1,7 @@
 // The Express app: routes only; what they serve is passed in.
 import express from 'express'
 import type pg from 'pg'
-import { FIREHOSE_OFF } from '../services/firehose.js'
+import { FIREHOSE_OFF } from '../services/firehose-status.js'
 import type { ApiServices } from './services.js'
 import { auditRoutes } from './audit.js'
 import { backfillRoutes } from './backfill.js'
@@ -9,7 +9,7 @@ import { healthRoutes } from './health.js'
 import { liveRoutes, liveSource } from './live.js'
 import { dashboardRoutes } from './dashboard.js'
 import { errorHandler, jsonBody, securityHeaders } from './security.js'
-import { statsRoutes } from './stats.js'
+import { statsRoutes, type IndexedTable } from './stats.js'
 import { metricsRoutes } from './metrics.js'
 import { xrpcRoutes } from './xrpc/index.js'
 
@@ -17,9 +17,11 @@ export type AppDeps = {
   apiPool: pg.Pool
   services: ApiServices
   adminToken: string | null
+  /** The record registry's collections and tables, for /api/stats. */
+  indexedTables: readonly IndexedTable[]
 }
 
-export function createApp({ apiPool, services, adminToken }: AppDeps): express.Express {
+export function createApp({ apiPool, services, adminToken, indexedTables }: AppDeps): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.use(securityHeaders())
@@ -31,7 +33,7 @@ export function createApp({ apiPool, services, adminToken }: AppDeps): express.E
     res.json((await services.firehose?.getStatus()) ?? FIREHOSE_OFF)
   })
   app.use(liveRoutes(liveSource(services), { history: () => services.rates.points() }))
-  app.use(statsRoutes(apiPool))
+  app.use(statsRoutes(apiPool, indexedTables))
   app.use(metricsRoutes({ apiPool, ...services }))
   app.use(xrpcRoutes(apiPool))
   // Last: the dashboard at `/` (static files from client/dist).

@@ -10,12 +10,12 @@
 //   : keep-alive          a comment every 15 s, so proxies keep the connection open
 import { Router, type Request, type Response } from 'express'
 import type { BackfillProgress } from '../services/backfill.js'
-import { FIREHOSE_OFF, type FirehoseStatus } from '../services/firehose.js'
+import { FIREHOSE_OFF, type FirehoseStatus } from '../services/firehose-status.js'
 import type { RatePoint } from '../services/rate-history.js'
 import type { SystemSample } from '../services/system-metrics.js'
 import type { ApiServices, Awaitable } from './services.js'
 
-export type { FirehoseStatus } from '../services/firehose.js'
+export type { FirehoseStatus } from '../services/firehose-status.js'
 
 export type LivePayload = {
   /** When the server built this snapshot (ISO 8601). */

@@ -4,7 +4,7 @@
 import type { AuditRequest } from '../audit/audit-run.js'
 import type { BackfillProgress } from '../services/backfill.js'
 import type { AuditCounters, AuditStatus } from '../services/audit.js'
-import type { FirehoseStatus } from '../services/firehose.js'
+import type { FirehoseStatus } from '../services/firehose-status.js'
 import type { RatePoint } from '../services/rate-history.js'
 import type { SystemSample } from '../services/system-metrics.js'
 

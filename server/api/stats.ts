@@ -1,14 +1,18 @@
 // GET /api/stats: what the index holds. Counting a big table exactly takes seconds, so each table's size comes from
 // the planner's estimate (pg_stat_user_tables.n_live_tup, else pg_class.reltuples) and is counted exactly only when
 // the estimate is below EXACT_BELOW rows, under a statement timeout (a stale estimate must not stall the API).
-// Every number says whether it is exact. Table names come from the record registry, never from input.
+// Every number says whether it is exact. Table names come from the record registry (passed in by the main thread,
+// so that the API thread does not load the record modules and their validators), never from input.
 import { Router } from 'express'
 import type pg from 'pg'
-import { RECORD_MODULES } from '../indexer/records/index.js'
+import type { RecordModule } from '../indexer/records/types.js'
 
 export const EXACT_BELOW = 100_000
 const COUNT_TIMEOUT_MS = 2000
 const TOP_UNINDEXED = 20
+
+/** An indexed collection and its table, as the record registry names them. */
+export type IndexedTable = Pick<RecordModule, 'collection' | 'table'>
 
 export type Count = { count: number; exact: boolean }
 
@@ -37,8 +41,8 @@ function estimateOf(e: Estimate | undefined): number {
   return live > 0 ? live : Math.max(0, Math.round(e.reltuples))
 }
 
-export async function collectStats(pool: pg.Pool): Promise<Stats> {
-  const tables = [...RECORD_MODULES.map((m) => m.table), 'actors', 'rejects']
+export async function collectStats(pool: pg.Pool, indexed: readonly IndexedTable[]): Promise<Stats> {
+  const tables = [...indexed.map((m) => m.table), 'actors', 'rejects']
   const client = await pool.connect()
   let broken: Error | undefined
   try {
@@ -75,7 +79,7 @@ export async function collectStats(pool: pg.Pool): Promise<Stats> {
     }
 
     const collections: Stats['collections'] = []
-    for (const m of RECORD_MODULES) collections.push({ collection: m.collection, table: m.table, ...(await countTable(m.table)) })
+    for (const m of indexed) collections.push({ collection: m.collection, table: m.table, ...(await countTable(m.table)) })
     const actors = await countTable('actors')
     const rejectTotal = await countTable('rejects')
     const rejects = { ...rejectTotal, byCategory: await rejectsByCategory(client, bounded, rejectTotal) }
@@ -158,7 +162,10 @@ export class StatsCache {
   private refreshing: Promise<Stats> | null = null
   private failure: Error | null = null
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly indexed: readonly IndexedTable[],
+  ) {}
 
   async get(): Promise<Stats> {
     if (!this.snapshot || this.failure) return this.refresh()
@@ -169,7 +176,7 @@ export class StatsCache {
   }
 
   private refresh(): Promise<Stats> {
-    this.refreshing ??= collectStats(this.pool)
+    this.refreshing ??= collectStats(this.pool, this.indexed)
       .then((stats) => {
         this.snapshot = { stats, at: Date.now() }
         this.failure = null
@@ -186,9 +193,9 @@ export class StatsCache {
   }
 }
 
-export function statsRoutes(apiPool: pg.Pool): Router {
+export function statsRoutes(apiPool: pg.Pool, indexed: readonly IndexedTable[]): Router {
   const router = Router()
-  const cache = new StatsCache(apiPool)
+  const cache = new StatsCache(apiPool, indexed)
   // Taken at start-up, so that not even the first request waits for the queries.
   cache.get().catch(() => {})
   router.get('/api/stats', async (_req, res) => {

@@ -5,7 +5,8 @@
 // statement writes the positions that changed and one the gap and #sync rows.
 import type { Transaction } from '../pipeline/sink.js'
 import type { PositionWrites } from './prepare.js'
-import { type ChainRecord, type Hole, type Position, advance, isSyncState } from './repo-chain.js'
+import { type ChainRecord, type Hole, type Position, advance } from './repo-chain.js'
+import { isSyncState } from './sync-states.js'
 import { safeText } from './detail.js'
 
 const COLUMNS = 'did, rev, data_cid, sync_state, reason, gap, holes'

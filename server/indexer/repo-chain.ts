@@ -9,13 +9,8 @@
 // that opened it has been written is a real gap: the resync scheduler confirms those (confirmGaps). Holes are few
 // (one per batch overtaken); past MAX_HOLES the repo is treated as desynchronized rather than tracked further.
 import { TID } from '@atproto/common'
+import type { SyncState } from './sync-states.js'
 
-export const SYNC_STATES = ['active', 'desynchronized', 'resyncing', 'error'] as const
-export type SyncState = (typeof SYNC_STATES)[number]
-
-export function isSyncState(value: string): value is SyncState {
-  return (SYNC_STATES as readonly string[]).includes(value)
-}
 
 /** Revs applied on both sides; everything strictly between was not (yet) applied. */
 export type Hole = {

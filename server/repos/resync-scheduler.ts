@@ -7,7 +7,8 @@
 // two schedulers do not both queue it); a resync never moves a position back past a newer commit applied while it
 // ran; every state change and gap is recorded in rejects (categories 'gap' and 'sync'), resolved, never deleted.
 import type pg from 'pg'
-import { GAP_REASON, SYNC_STATES, type SyncState } from '../indexer/repo-chain.js'
+import { GAP_REASON } from '../indexer/repo-chain.js'
+import { SYNC_STATES, type SyncState } from '../indexer/sync-states.js'
 import { abortableSleep } from '../lib/sleep.js'
 import type { Transaction } from '../pipeline/sink.js'
 import type { RepoJobStore } from './job-store.js'

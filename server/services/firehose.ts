@@ -24,6 +24,7 @@ import { sourceEventLine } from '../pipeline/source.js'
 import { StaticThrottle } from '../pipeline/throttle.js'
 import { sourceConnection } from './source-connection.js'
 import { ServiceLog } from './log.js'
+import type { FirehoseState, FirehoseStatus } from './firehose-status.js'
 
 // Live traffic is a few hundred to a few thousand events/s: small batches keep indexing latency under a second,
 // and one writer keeps the cursor in each batch's own transaction.
@@ -38,22 +39,6 @@ export const LIVE_SETTINGS: ThrottleSettings = {
 
 /** The live firehose lock's key ('skyf', 1): one per database, whatever else takes advisory locks there. */
 export const LIVE_FIREHOSE_LOCK: AdvisoryKey = [0x736b7966, 1]
-
-export type FirehoseState = 'standby' | 'waiting' | 'connecting' | 'retrying' | 'live' | 'failed' | 'stopped'
-
-export type FirehoseStatus = {
-  state: FirehoseState | 'off'
-  /** The instance indexing the live firehose (this one when live), when known. */
-  holder: string | null
-  cursor: number | null
-  received: number
-  processed: number
-  eventsPerSecond: number
-  error: string | null
-}
-
-/** What is shown when the live firehose is turned off (FIREHOSE_ENABLED=false). */
-export const FIREHOSE_OFF: FirehoseStatus = { state: 'off', holder: null, cursor: null, received: 0, processed: 0, eventsPerSecond: 0, error: null }
 
 /** The lock only one instance holds at a time (a SessionLock); tryAcquire is called only while it is not held. */
 export type LiveLock = { tryAcquire(): Promise<LockAttempt>; release(): Promise<void> }

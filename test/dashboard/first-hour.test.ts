@@ -8,7 +8,7 @@ import type { BackfillProgress } from '../../server/services/backfill.js'
 import { ensureClientBuilt } from '../../scripts/build-client.js'
 import { startServer } from '../support/backfill.js'
 import { progressFixture, startFakeServer, statsFixture, type FakeServer } from './fixtures.js'
-import { FIREHOSE_OFF } from '../../server/services/firehose.js'
+import { FIREHOSE_OFF } from '../../server/services/firehose-status.js'
 import { launchBrowser, openDashboard } from './page.js'
 import { openSse } from './sse.js'
 

@@ -11,7 +11,7 @@ import { dashboardRoutes } from '../../server/api/dashboard.js'
 import { liveRoutes, type FirehoseStatus, type LiveHub, type LiveOptions, type LivePayload } from '../../server/api/live.js'
 import type { Stats } from '../../server/api/stats.js'
 import type { BackfillProgress } from '../../server/services/backfill.js'
-import { FIREHOSE_OFF } from '../../server/services/firehose.js'
+import { FIREHOSE_OFF } from '../../server/services/firehose-status.js'
 import type { SystemSample } from '../../server/services/system-metrics.js'
 
 export const XSS = '<img src=x onerror=alert(1)>'

@@ -4,7 +4,7 @@
 // indexing until the lock is held again. The cursor only ever moves forward.
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { FirehoseStatus } from '../../server/services/firehose.js'
+import type { FirehoseStatus } from '../../server/services/firehose-status.js'
 import { testDatabase } from '../harness/db.js'
 import { startPds, type PdsHandle } from '../harness/pds.js'
 import { dumpPdsRepos } from '../harness/pds-repos.js'

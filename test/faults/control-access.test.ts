@@ -84,6 +84,7 @@ describe('control endpoints and what anyone may read', () => {
         rates: new RateHistory(serviceRates(run.sky.backfill, run.sky.firehose)),
       },
       adminToken: ADMIN_TOKEN,
+      indexedTables: [],
     })
     const routes = routesOf((app.router as unknown as Router & { stack: Layer[] }).stack)
     expect(routes.some((r) => r.method === 'GET' && r.path === '/api/backfill')).toBe(true)

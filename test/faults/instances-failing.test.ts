@@ -10,7 +10,7 @@
 // again, and the records counted over the jobs are exactly the PDS's. Every getRepo passes a counting proxy.
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { FirehoseStatus } from '../../server/services/firehose.js'
+import type { FirehoseStatus } from '../../server/services/firehose-status.js'
 import { testDatabase } from '../harness/db.js'
 import type { PdsHandle } from '../harness/pds.js'
 import { dumpPdsRepos } from '../harness/pds-repos.js'

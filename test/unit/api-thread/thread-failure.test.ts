@@ -7,7 +7,7 @@ import { startApiThread } from '../../../server/api-thread/start-api-thread.js'
 import type { Failure } from './fixtures/failing-thread.js'
 
 const ENTRY = new URL('./fixtures/failing-thread.ts', import.meta.url)
-const DATA: ApiThreadData = { databaseUrl: 'postgres://unused', host: '127.0.0.1', port: 0, poolSize: 1, adminToken: null, firehoseEnabled: false }
+const DATA: ApiThreadData = { databaseUrl: 'postgres://unused', host: '127.0.0.1', port: 0, poolSize: 1, adminToken: null, firehoseEnabled: false, indexedTables: [] }
 const SERVICES = {} as ApiServices
 
 /** Starts the failing thread, then collects what onFailure hears until the thread has surely ended. */
