@@ -11,7 +11,6 @@
 import { TID } from '@atproto/common'
 import type { SyncState } from './sync-states.js'
 
-
 /** Revs applied on both sides; everything strictly between was not (yet) applied. */
 export type Hole = {
   /** the last rev applied before the hole */
