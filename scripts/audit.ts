@@ -6,10 +6,13 @@
 // as the backfill (BACKFILL_HOST_* apply), and with --fix the same repo workers, here in this process, for the
 // resyncs. The database is DATABASE_URL, or the embedded Postgres of `npm start` (a running server's, if it runs).
 import 'dotenv/config'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { remainingDifferences, reportTable } from '../server/audit/report.js'
 import { ConfigError, parseConfig, type Config } from '../server/config/index.js'
+import { automaticInstanceId } from '../server/config/instance.js'
 import { openDatabase, type OpenDatabase } from '../server/db/open-database.js'
 import { createRuntime } from '../server/runtime.js'
 import { USAGE, UsageError, parseAuditArgs, type AuditArgs } from './audit/args.js'
@@ -25,8 +28,14 @@ let args: AuditArgs
 let config: Config
 try {
   args = parseAuditArgs(process.argv.slice(2))
-  // No live firehose here: the audit only reads, and repairs through the repo workers.
-  config = { ...parseConfig(process.env), firehoseEnabled: false }
+  // No live firehose here: the audit only reads, and repairs through the repo workers. Always an instance id of its
+  // own, whatever INSTANCE_ID (.env) says: under a running server's id, its repair would first give back as a
+  // previous life's everything that server holds (its ranges, its repository jobs).
+  config = {
+    ...parseConfig(process.env),
+    firehoseEnabled: false,
+    instanceId: automaticInstanceId(`audit.${os.hostname()}`, process.pid, randomBytes(3).toString('hex')),
+  }
 } catch (err) {
   if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2)
   if (err instanceof ConfigError) fail(err.message, 2)

@@ -10,6 +10,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditReport } from '../../server/audit/report.js'
 import { RECORD_MODULES } from '../../server/indexer/records/index.js'
+import { PgRepoJobStore } from '../../server/repos/job-store.js'
 import { testDatabase } from '../harness/db.js'
 import { startPds, type PdsHandle } from '../harness/pds.js'
 import { dumpPdsRepos, type PdsDump } from '../harness/pds-repos.js'
@@ -49,10 +50,17 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true })
 })
 
+type AuditRun = { code: number; report: AuditReport; output: string }
+
 /** `node --import tsx scripts/audit.ts …args` with the test database and the PDS's identity; its exit code and report. */
-function audit(name: string, ...args: string[]): Promise<{ code: number; report: AuditReport; output: string }> {
+function audit(name: string, ...args: string[]): Promise<AuditRun> {
+  return auditWith({}, name, ...args)
+}
+
+/** The same, with these variables besides. */
+function auditWith(extra: Record<string, string>, name: string, ...args: string[]): Promise<AuditRun> {
   const json = path.join(dir, `${name}.json`)
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATABASE_URL: db.url, BACKFILL_PROFILE: 'max', ...pdsIdentityEnv(pds) }
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATABASE_URL: db.url, BACKFILL_PROFILE: 'max', ...pdsIdentityEnv(pds), ...extra }
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['--import', 'tsx', 'scripts/audit.ts', ...args, '--json', json], { cwd: ROOT, env, timeout: 50_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
@@ -153,5 +161,24 @@ describe('npm run audit against the reference PDS', () => {
     expect(await compareWithPds(pool, truth)).toEqual([])
     const { rows } = await pool.query(`SELECT sync_state, reason FROM repo_positions WHERE did = $1`, [did])
     expect(rows[0]).toMatchObject({ sync_state: 'active', reason: 'resynced' })
+  })
+
+  it('--fix under the INSTANCE_ID of a running server leaves what that server holds alone', async () => {
+    // What a server named box1 is fetching right now, as its row says.
+    const held = `did:plc:${'h'.repeat(24)}`
+    const store = new PgRepoJobStore(pool)
+    await store.enqueue([{ did: held, discoveredVia: 'relay', since: null, active: true, status: null }])
+    expect((await store.claim('box1', 1, 600_000)).map((j) => j.did)).toEqual([held])
+    try {
+      const { rows } = await pool.query<{ uri: string; did: string }>('SELECT uri, did FROM posts ORDER BY uri LIMIT 1')
+      await pool.query('DELETE FROM posts WHERE uri = $1', [rows[0]!.uri])
+      const fixed = await auditWith({ INSTANCE_ID: 'box1' }, 'fix-as-box1', '--repos', rows[0]!.did, '--fix')
+      expect(fixed.code, fixed.output).toBe(0)
+      expect(fixed.report.repair!.repaired).toEqual([rows[0]!.did])
+      const { rows: job } = await pool.query('SELECT state, lease_owner FROM repos WHERE did = $1', [held])
+      expect(job).toEqual([{ state: 'fetching', lease_owner: 'box1' }])
+    } finally {
+      await pool.query('DELETE FROM repos WHERE did = $1', [held])
+    }
   })
 })
