@@ -35,6 +35,11 @@ export async function startSkyfill(config: Config, log: (line: string) => void =
     rates.stop()
     await embedded?.stop()
   }
+  // Before the API listens and before anything is claimed: a second process under a live instance's id stops here.
+  await runtime.instances.ensureOwnId().catch(async (err: unknown) => {
+    await stopServices()
+    throw err
+  })
   const api = await startApiThread(
     {
       databaseUrl,

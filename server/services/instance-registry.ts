@@ -6,6 +6,7 @@
 // not live, for a while; a stopped one deletes its own, so the others take its share at their next heartbeat.
 import type pg from 'pg'
 import { INSTANCE_LIVE } from '../db/lease-liveness.js'
+import { abortableSleep } from '../lib/sleep.js'
 
 export type InstanceReport = { eventsPerSecond: number; recordsPerSecond: number; framesWritten: number }
 
@@ -59,6 +60,29 @@ const LIST_SQL = `
     records_per_second, frames_written, ${INSTANCE_LIVE} AS live
   FROM instances i WHERE last_heartbeat >= now() - interval '10 minutes' ORDER BY id`
 
+// The row under this instance's id, if another process may still be beating under it.
+const HOLDER_SQL = `SELECT hostname, pid, last_heartbeat, live_ms, ${INSTANCE_LIVE} AS live FROM instances i WHERE id = $1`
+
+/** Another live process answers to this instance's id: two processes under one id would give back each other's work. */
+export class InstanceIdInUse extends Error {
+  constructor(id: string, hostname: string, pid: number) {
+    super(
+      `INSTANCE_ID ${id} is in use: the instance on ${hostname} (pid ${pid}) is live under it. ` +
+        'Give every instance its own INSTANCE_ID, or leave it unset for an automatic one',
+    )
+  }
+}
+
+/** Whether a process of this host runs under `pid` (one this user may not signal runs too). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 type Row = {
   id: string
   hostname: string
@@ -81,6 +105,32 @@ export class InstanceRegistry {
   private failing = false
 
   constructor(private readonly opts: InstanceRegistryOptions) {}
+
+  /**
+   * Before anything is claimed under this id: returns once no other process is live under it, waiting out the row
+   * of one that stopped beating (killed a moment ago elsewhere, or a database restarted under it); throws
+   * InstanceIdInUse when that row's heartbeat moves meanwhile. A previous life of this process on this host (its
+   * pid gone) needs no wait. A database that cannot be asked leaves the check to the leases, as before it.
+   */
+  async ensureOwnId(): Promise<void> {
+    const { pool, id, hostname, pid, log } = this.opts
+    let seen: number | null = null
+    for (;;) {
+      let row: { hostname: string; pid: number; last_heartbeat: Date; live_ms: number; live: boolean } | undefined
+      try {
+        row = (await pool.query(HOLDER_SQL, [id])).rows[0]
+      } catch {
+        return
+      }
+      if (!row?.live) return
+      if (row.hostname === hostname && (row.pid === pid || !processRuns(row.pid))) return
+      const beat = row.last_heartbeat.getTime()
+      if (seen !== null && beat !== seen) throw new InstanceIdInUse(id, row.hostname, row.pid)
+      if (seen === null) log(`${id} was live a moment ago on ${row.hostname} (pid ${row.pid}): waiting for it to beat again or lapse`)
+      seen = beat
+      await abortableSleep(row.live_ms / LIVE_BEATS)
+    }
+  }
 
   /** Beats once now (so the first limits are already shared), then every interval. */
   async start(): Promise<void> {
