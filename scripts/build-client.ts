@@ -16,6 +16,7 @@ import fs from 'node:fs/promises'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { processRuns } from '../server/lib/process-runs.js'
 
 export const CLIENT_DIR = fileURLToPath(new URL('../client', import.meta.url))
 export const DIST_DIR = path.join(CLIENT_DIR, 'dist')
@@ -91,15 +92,6 @@ export async function staleReason(clientDir = CLIENT_DIR): Promise<string | null
   return null
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 async function acquireLock(clientDir: string, log: (line: string) => void): Promise<() => Promise<void>> {
   const LOCK = path.join(clientDir, '.build.lock')
   let announced = false
@@ -122,7 +114,7 @@ async function acquireLock(clientDir: string, log: (line: string) => void): Prom
     }
     const stale =
       (typeof holder.at === 'number' && Date.now() - holder.at > LOCK_STALE_MS) ||
-      (typeof holder.pid === 'number' && holder.pid !== process.pid && !pidAlive(holder.pid))
+      (typeof holder.pid === 'number' && holder.pid !== process.pid && !processRuns(holder.pid))
     if (stale) {
       await fs.rm(LOCK, { force: true })
       continue

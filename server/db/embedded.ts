@@ -7,6 +7,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { postgresIdentity, reachableBinaries, reachableDataDir } from './postgres-as-root.js'
 import { findDistribution, initCluster, startPostmaster, type Postmaster } from './postmaster.js'
+import { processRuns } from '../lib/process-runs.js'
 
 /** If the process exits without stop() (a crash, an uncaught error), the postmaster is told to shut down. */
 function stopOnExit(postmaster: Postmaster): () => void {
@@ -33,15 +34,6 @@ const USER = 'postgres'
 // Loopback only, so a fixed password is not an exposure; it keeps the connection string simple.
 const PASSWORD = 'skyfill'
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 async function isPostgres(pid: number): Promise<boolean> {
   try {
     const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')
@@ -64,12 +56,12 @@ async function clearLeftoverPostmaster(dataDir: string, log: (line: string) => v
     return
   }
   const pid = Number(text.split('\n')[0])
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && (await isPostgres(pid))) {
+  if (Number.isInteger(pid) && pid > 0 && processRuns(pid) && (await isPostgres(pid))) {
     log(`[DB] stopping a Postgres left running by a previous start (pid ${pid})`)
     process.kill(pid, 'SIGINT')
     const deadline = Date.now() + 30_000
-    while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-    if (isAlive(pid)) throw new Error(`Postgres pid ${pid} in ${dataDir} did not stop within 30 s`)
+    while (processRuns(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    if (processRuns(pid)) throw new Error(`Postgres pid ${pid} in ${dataDir} did not stop within 30 s`)
   }
   if (existsSync(pidFile)) {
     log(`[DB] removing stale ${pidFile}`)

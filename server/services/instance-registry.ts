@@ -7,6 +7,7 @@
 import type pg from 'pg'
 import { INSTANCE_LIVE } from '../db/lease-liveness.js'
 import { abortableSleep } from '../lib/sleep.js'
+import { processRuns } from '../lib/process-runs.js'
 
 export type InstanceReport = { eventsPerSecond: number; recordsPerSecond: number; framesWritten: number }
 
@@ -70,16 +71,6 @@ export class InstanceIdInUse extends Error {
       `INSTANCE_ID ${id} is in use: the instance on ${hostname} (pid ${pid}) is live under it. ` +
         'Give every instance its own INSTANCE_ID, or leave it unset for an automatic one',
     )
-  }
-}
-
-/** Whether a process of this host runs under `pid` (one this user may not signal runs too). */
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
