@@ -63,6 +63,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 let code: number
 try {
+  // Counted among the live instances while it runs, so the per-host limits are shared with the servers on this
+  // database: its fetches and theirs together stay within each host's (BACKFILL_HOST_*).
+  await runtime.instances.start()
   // The refresher verifies again the identities a repair asks for.
   if (args.request.fix) runtime.identity.start()
   const report = await runtime.audit.begin(args.request)
