@@ -45,6 +45,11 @@ async function ranges(): Promise<RangeRow[]> {
   return rows
 }
 
+/** A range being replayed, past its start and short of its end. */
+function midRange(rows: RangeRow[]): RangeRow | undefined {
+  return rows.find((r) => r.state === 'replaying' && Number(r.cursor) > Number(r.range_start) + 200 && Number(r.cursor) < Number(r.range_end) - 200)
+}
+
 async function progressOf(instance: Instance): Promise<BackfillProgress> {
   return (await (await fetch(`${instance.url}/api/backfill`)).json()) as BackfillProgress
 }
@@ -101,13 +106,35 @@ describe('three instances replaying one window', () => {
     await until(
       async () => {
         const rows = await ranges()
-        held = rows.find((r) => r.state === 'replaying' && Number(r.cursor) > Number(r.range_start) + 200 && Number(r.cursor) < Number(r.range_end) - 200)
+        held = midRange(rows)
         victim = instances.find((i) => i.id === held?.lease_owner)
         return rows.some((r) => r.state === 'done') && victim !== undefined
       },
       60_000,
       'a range done and another half replayed',
     )
+    // Frozen first, then looked at again: on a loaded machine the victim could otherwise finish that range between
+    // the look above and the kill. What it had sent lands meanwhile; its range must still be its own, unfinished.
+    for (;;) {
+      victim!.server.kill('SIGSTOP')
+      await new Promise((r) => setTimeout(r, 300))
+      const again = (await ranges()).find((r) => r.id === held!.id)!
+      if (again.state === 'replaying' && again.lease_owner === victim!.id && Number(again.cursor) < Number(again.range_end)) {
+        held = again
+        break
+      }
+      victim!.server.kill('SIGCONT')
+      await until(
+        async () => {
+          const rows = await ranges()
+          held = midRange(rows)
+          victim = instances.find((i) => i.id === held?.lease_owner)
+          return victim !== undefined
+        },
+        60_000,
+        'another range half replayed',
+      )
+    }
     victim!.server.kill('SIGKILL')
     await victim!.server.exited
     const survivors = instances.filter((i) => i !== victim)
