@@ -63,6 +63,7 @@ const LIST_SQL = `
 
 // The row under this instance's id, if another process may still be beating under it.
 const HOLDER_SQL = `SELECT hostname, pid, last_heartbeat, live_ms, ${INSTANCE_LIVE} AS live FROM instances i WHERE id = $1`
+type HolderRow = Pick<Row, 'hostname' | 'pid' | 'last_heartbeat' | 'live'> & { live_ms: number }
 
 /** Another live process answers to this instance's id: two processes under one id would give back each other's work. */
 export class InstanceIdInUse extends Error {
@@ -107,9 +108,9 @@ export class InstanceRegistry {
     const { pool, id, hostname, pid, log } = this.opts
     let seen: number | null = null
     for (;;) {
-      let row: { hostname: string; pid: number; last_heartbeat: Date; live_ms: number; live: boolean } | undefined
+      let row: HolderRow | undefined
       try {
-        row = (await pool.query(HOLDER_SQL, [id])).rows[0]
+        row = (await pool.query<HolderRow>(HOLDER_SQL, [id])).rows[0]
       } catch {
         return
       }
