@@ -1,7 +1,9 @@
 // app.bsky.actor.getProfile through AtpAgent, against the standard world.
 import { lexicons } from '@atproto/api'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ALICE, BOB, DAVE, ERIN, GRACE, at, blob, did, startWorld, type TestServer, type World } from './fixture.js'
+import { HIDDEN_STATUSES, hiddenSql } from '../../server/api/xrpc/data.js'
+import { ALICE, BOB, DAVE, ERIN, GRACE, at, blob, did, sql, startWorld, type TestServer, type World } from './fixture.js'
 
 let server: TestServer & { world: World }
 
@@ -75,5 +77,19 @@ describe('app.bsky.actor.getProfile', () => {
   it("counts bob's follows of served accounts only", async () => {
     const { data } = await getProfile(BOB)
     expect(data).toMatchObject({ followersCount: 1, followsCount: 1, postsCount: 2, displayName: 'Bob' })
+  })
+
+  it("reaches the hidden actors through actors_hidden_idx, whose list is HIDDEN_STATUSES", async () => {
+    const { rows } = await sql(server.db.url, `SELECT pg_get_indexdef('actors_hidden_idx'::regclass) AS def`)
+    const listed = [...(rows[0].def as string).matchAll(/'([a-z]+)'::text/g)].map((m) => m[1])
+    expect(listed.sort()).toEqual([...HIDDEN_STATUSES].sort())
+    // With sequential scans priced out, Postgres reads the hidden actors from the partial index only if it can
+    // prove that hiddenSql's condition implies the index's.
+    const results = (await sql(
+      server.db.url,
+      `SET enable_seqscan = off; EXPLAIN SELECT a.did FROM actors a WHERE ${hiddenSql('a')}`,
+    )) as unknown as pg.QueryResult[]
+    const plan = results[1]!.rows.map((r) => r['QUERY PLAN']).join('\n')
+    expect(plan).toContain('actors_hidden_idx')
   })
 })

@@ -7,9 +7,16 @@ import type { AtIdentifier } from '../params.js'
 /** Accounts in these states are not served: their records are treated as absent everywhere. */
 export const HIDDEN_STATUSES = ['takendown', 'suspended', 'deactivated', 'deleted'] as const
 
+const HIDDEN_LIST = HIDDEN_STATUSES.map((s) => `'${s}'`).join(', ')
+
 /** SQL condition: the actors row under `alias` may be served. */
 export function servedSql(alias: string): string {
-  return `${alias}.status NOT IN (${HIDDEN_STATUSES.map((s) => `'${s}'`).join(', ')})`
+  return `${alias}.status NOT IN (${HIDDEN_LIST})`
+}
+
+/** SQL condition: the actors row under `alias` is hidden; the same list as the partial index actors_hidden_idx's. */
+export function hiddenSql(alias: string): string {
+  return `${alias}.status IN (${HIDDEN_LIST})`
 }
 
 export const PROFILE_COLLECTION = 'app.bsky.actor.profile'
@@ -109,11 +116,14 @@ export async function loadActors(pool: pg.Pool, dids: readonly string[]): Promis
 /** Followers, follows and posts of one actor, counting only what the lists would serve. */
 export async function loadActorCounts(pool: pg.Pool, did: string): Promise<ActorCounts> {
   const { rows } = await pool.query(
+    // A follow of an actor this appview has no row for still counts, so the follows count excludes only hidden
+    // subjects: an anti-join against the few hidden actors (their partial index), where an outer join with every
+    // actor made Postgres hash the whole actors table for each profile.
     `SELECT
-       (SELECT count(*) FROM follows f JOIN actors a ON a.did = f.did
-         WHERE f.subject_did = $1 AND ${servedSql('a')}) AS followers,
-       (SELECT count(*) FROM follows f LEFT JOIN actors a ON a.did = f.subject_did
-         WHERE f.did = $1 AND (a.did IS NULL OR ${servedSql('a')})) AS follows,
+       (SELECT count(*) FROM follows f
+         WHERE f.subject_did = $1 AND EXISTS (SELECT 1 FROM actors a WHERE a.did = f.did AND ${servedSql('a')})) AS followers,
+       (SELECT count(*) FROM follows f
+         WHERE f.did = $1 AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = f.subject_did AND ${hiddenSql('a')})) AS follows,
        (SELECT count(*) FROM posts p WHERE p.did = $1) AS posts`,
     [did],
   )
