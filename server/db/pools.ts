@@ -1,6 +1,7 @@
 // Separate pools so the backfill can never take the connections the API needs (invariant 6). Each pool names
 // itself in application_name, which is how tests and operators see who holds which connection.
 import pg from 'pg'
+import { PreparingClient } from './preparing-client.js'
 
 export type PoolRole = 'api' | 'backfill' | 'firehose' | 'identity' | 'repos' | 'audit' | 'coordination' | 'maintenance' | 'admin'
 
@@ -34,6 +35,8 @@ export function createPool(databaseUrl: string, role: PoolRole, max: number): pg
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     options: OPTIONS[role],
+    // The API's queries are few texts run very often: each of its connections prepares them (preparing-client.ts).
+    ...(role === 'api' ? { Client: PreparingClient } : {}),
   })
   // An idle client's connection dying (database restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {})
