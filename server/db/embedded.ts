@@ -4,7 +4,9 @@
 // the user `postgres`, from wherever that user can reach (postgres-as-root.ts).
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
+import { embeddedSettings, settingsFlags } from './embedded-settings.js'
 import { postgresIdentity, reachableBinaries, reachableDataDir } from './postgres-as-root.js'
 import { findDistribution, initCluster, startPostmaster, type Postmaster } from './postmaster.js'
 import { processRuns } from '../lib/process-runs.js'
@@ -86,6 +88,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   } else {
     await clearLeftoverPostmaster(dataDir, log)
   }
+  const settings = embeddedSettings(os.totalmem())
   let postmaster: Postmaster
   try {
     postmaster = await startPostmaster({
@@ -93,7 +96,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
       dataDir,
       runAs,
       port: opts.port,
-      flags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      flags: [
+        ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+        ...settingsFlags(settings),
+      ],
     })
   } catch (err) {
     throw new Error(
@@ -102,6 +108,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
         (err instanceof Error ? `: ${err.message}` : ''),
     )
   }
+  log(`[DB] embedded Postgres: shared_buffers ${settings.sharedBuffersMb} MB, wal_buffers ${settings.walBuffersMb} MB, for ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB of memory`)
   const forget = stopOnExit(postmaster)
   return {
     url: embeddedUrl(opts.port),
