@@ -88,7 +88,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   } else {
     await clearLeftoverPostmaster(dataDir, log)
   }
-  const settings = embeddedSettings(os.totalmem())
+  const memoryBytes = os.totalmem()
+  const settings = embeddedSettings(memoryBytes)
   let postmaster: Postmaster
   try {
     postmaster = await startPostmaster({
@@ -96,10 +97,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
       dataDir,
       runAs,
       port: opts.port,
-      flags: [
-        ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-        ...settingsFlags(settings),
-      ],
+      flags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', ...settingsFlags(settings)],
     })
   } catch (err) {
     throw new Error(
@@ -108,7 +106,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
         (err instanceof Error ? `: ${err.message}` : ''),
     )
   }
-  log(`[DB] embedded Postgres: shared_buffers ${settings.sharedBuffersMb} MB, wal_buffers ${settings.walBuffersMb} MB, for ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB of memory`)
+  log(`[DB] embedded Postgres: shared_buffers ${settings.sharedBuffersMb} MB, wal_buffers ${settings.walBuffersMb} MB, for ${(memoryBytes / 1024 ** 3).toFixed(1)} GiB of memory`)
   const forget = stopOnExit(postmaster)
   return {
     url: embeddedUrl(opts.port),
